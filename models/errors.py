@@ -1,0 +1,14 @@
+"""The one exception type that reaches users as a single line (exit status 2).
+
+It lives in the lowest layer so that models, workloads and simulator all raise the same type;
+the CLI catches it and prints its message, never a traceback.
+"""
+
+
+class UserError(ValueError):
+    """Bad input from a user: a config value, a workload name, a file.
+
+    The message is one line naming where the problem is (file, dotted key or argument), the bad
+    value and what is accepted, e.g.
+    ``configs/x.yaml: memories.spm_act.banks = 12 (must be a power of two)``.
+    """
