@@ -1,0 +1,136 @@
+"""The library entry point: ``run(config, workload) -> RunResult`` (the CLI is a thin layer over it)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from simulator import schema
+from simulator.config import REPO_ROOT, Config, load_config
+from simulator.engine import Engine
+from simulator.h5out import write_run
+from simulator.placement import Planner
+from simulator.stats import Ledger
+from simulator.timeline import BufferTracer, NullTracer
+from simulator.workload_source import resolve
+from workloads.layers import LayerTrace
+from workloads.phases import expand
+
+SIMULATOR_VERSION = "0.1.0"
+RUNS_DIR = REPO_ROOT / "traces" / "runs"
+
+
+@dataclass
+class RunResult:
+    workload: str
+    config: Config
+    phases: tuple[str, ...]
+    ideal_memory: bool
+    seed: int
+    layers: np.ndarray
+    traffic: np.ndarray
+    energy: np.ndarray
+    errors: np.ndarray
+    timeline: np.ndarray
+    total_cycles: int
+    hw_units: list[str]
+    wall_seconds: float
+    events: int
+    tiles: int
+    path: Path | None = None
+    simulator_version: str = SIMULATOR_VERSION
+    layer_names: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return self.total_cycles / (self.config.clock_ghz * 1e9)
+
+    def summary(self) -> dict:
+        lay = self.layers
+        stalls = {s: int(lay[f"{s}_cycles"].sum()) for s in schema.STALL_REPORT_ORDER}
+        energy = {c: float(lay[f"energy_{c}_pj"].sum()) for c in schema.ENERGY_COMPONENTS}
+        return {
+            "workload": self.workload,
+            "total_cycles": self.total_cycles,
+            "simulated_seconds": self.seconds,
+            "stall_cycles": stalls,
+            "energy_pj": energy,
+            "total_energy_pj": sum(energy.values()),
+            "macs": int(lay["macs"].sum()),
+            "dram_read_bytes": int(lay["dram_read_bytes"].sum()),
+            "dram_write_bytes": int(lay["dram_write_bytes"].sum()),
+            "wall_seconds": self.wall_seconds,
+            "events": self.events,
+            "path": str(self.path) if self.path else None,
+        }
+
+
+def default_out_path(workload: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return RUNS_DIR / f"{Path(workload).stem}-{stamp}.h5"
+
+
+def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phases: tuple[str, ...] = schema.PHASES,
+        ideal_memory: bool = False, out: str | Path | None = None, write: bool = True, seed: int = 0,
+        timeline: bool = True) -> RunResult:
+    """Simulate one training step (limited to ``phases``) of ``workload`` on ``config``.
+
+    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps).
+    """
+    t_wall = time.perf_counter()
+    cfg = config if isinstance(config, Config) else load_config(config)
+    trace = workload if isinstance(workload, LayerTrace) else resolve(workload)
+    ops = expand(trace, cfg.training.batch, cfg.array.precision, cfg.training.optimizer, tuple(phases))
+    plan = Planner(cfg, ideal_memory).plan(ops)
+    hw_units = list(schema.FIXED_HW_UNITS) + list(cfg.memories)
+    tracer = BufferTracer(hw_units) if timeline else NullTracer()
+    ledger = Ledger(cfg)
+    engine = Engine(cfg, plan, ledger, tracer, ideal_memory)
+    total = engine.run()
+    _add_residence(ledger, plan, engine, cfg)
+    result = RunResult(
+        workload=trace.workload, config=cfg, phases=tuple(phases), ideal_memory=ideal_memory, seed=seed,
+        layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
+        errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
+        wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
+        layer_names=[layer.name for layer in trace.layers])
+    if write:
+        result.path = write_run(out or default_out_path(trace.workload), result)
+    result.wall_seconds = time.perf_counter() - t_wall
+    return result
+
+
+def _add_residence(ledger: Ledger, plan, engine: Engine, cfg: Config) -> None:
+    """Residence time of stored bits: a staged tile lives about one tile period; a resident tensor
+    from the op that wrote (or fetched) it to the start of its last reader."""
+    timing = engine.op_timing
+    ns_per_cycle = 1.0 / cfg.clock_ghz
+    for i, p in enumerate(plan.ops):
+        if i >= len(timing) or not timing[i].tiles:
+            continue
+        tile_ns = (timing[i].end - timing[i].start) / timing[i].tiles * ns_per_cycle
+        op = p.op
+        for o in op.reads + op.writes:
+            if p.resident.get(o.tensor):
+                continue
+            mem = cfg.placement[o.tclass]
+            k = (op.layer_id, o.tclass, mem)
+            if k in ledger.bits:
+                b = ledger.bits[k]
+                b[2] += o.nbytes * 8 * tile_ns
+                b[3] += o.nbytes * 8
+    for tensor, tclass, mem, since, last in plan.residency_log:
+        if since >= len(timing) or last >= len(timing) or last < since:
+            continue
+        owner = plan.ops[since].op.layer_id
+        k = (owner, tclass, mem)
+        if k in ledger.bits:
+            res_ns = max(0, timing[last].start - timing[since].end) * ns_per_cycle
+            nbytes = plan.tensor_bytes.get(tensor, 0)
+            b = ledger.bits[k]
+            b[2] += nbytes * 8 * res_ns
+            b[3] += nbytes * 8

@@ -1,0 +1,329 @@
+"""YAML config -> frozen dataclasses, validated at load.
+
+Every error is one line naming the file (or the ``--set`` argument), the dotted key, the bad value
+and what is accepted, e.g. ``configs/x.yaml: memories.spm_act.banks = 12 (must be a power of two)``.
+Memory figures (latency, occupancy, energy, leakage, area) come from `models.memory_array` for the
+memory's technology and operating point; any figure key given in the YAML overrides the model's.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+from models.errors import UserError
+from simulator import schema
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = REPO_ROOT / "configs"
+DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
+
+OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
+PLACED_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
+FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
+               "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
+MODEL_KEYS = ("technology", "capacity_kib", "banks", "word_bits", "node_nm", "sram_flavor", "write_voltage_v",
+              "write_pulse_ns", "read_voltage_v", "read_pulse_ns", "differential_write", "mtj", "wer_method",
+              "nvsim_file")
+ENGINE_KEYS = ("write_buffer_words",)
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    rows: int
+    cols: int
+    dataflow: str
+    precision: str
+
+
+@dataclass(frozen=True)
+class VectorConfig:
+    lanes: int
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    batch: int
+    optimizer: str
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """One scratchpad: geometry, per-access figures (from the circuit model or the YAML) and the
+    per-bit error probabilities at its operating point (zero for SRAM)."""
+
+    name: str
+    technology: str
+    capacity_bytes: int
+    banks: int
+    word_bits: int
+    read_latency_ns: float
+    read_occupancy_ns: float
+    write_latency_ns: float
+    write_occupancy_ns: float
+    read_energy_pj: float
+    write_energy_pj: float
+    leakage_mw: float
+    area_mm2: float
+    write_buffer_words: int = 0
+    differential_write: bool = False
+    write_energy_pj_per_switched_bit: float = 0.0
+    write_energy_pj_fixed: float = 0.0
+    p_write_p2ap: float = 0.0
+    p_write_ap2p: float = 0.0
+    p_read_disturb: float = 0.0
+    figures: object = None  # models.memory_array.ArrayFigures when the model made the figures
+
+    @property
+    def word_bytes(self) -> int:
+        return self.word_bits // 8
+
+    def p_retention(self, residence_ns: float) -> float:
+        if self.figures is None or not hasattr(self.figures, "p_retention"):
+            return 0.0
+        return float(self.figures.p_retention(residence_ns))
+
+
+@dataclass(frozen=True)
+class DramConfig:
+    preset: str
+    channels: int
+    bandwidth_gbps: float  # GB/s per channel
+    latency_ns: float
+    energy_pj_per_bit: float
+    burst_bytes: int = 64
+    clock_mhz: float = 1600.0
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    mac_pj: float
+    vector_op_pj: float
+
+
+@dataclass(frozen=True)
+class Config:
+    clock_ghz: float
+    array: ArrayConfig
+    vector: VectorConfig
+    training: TrainingConfig
+    memories: dict[str, MemoryConfig]
+    placement: dict[str, str]
+    accumulator: str | None
+    dram: DramConfig
+    energy: EnergyConfig
+    source: str = ""
+    resolved: dict = field(default_factory=dict)
+
+    def ns_to_cycles(self, ns: float) -> int:
+        return max(0, math.ceil(ns * self.clock_ghz - 1e-9))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.resolved, sort_keys=False)
+
+
+class _Where:
+    """Builds error messages: `file: dotted.key = value (accepted ...)`."""
+
+    def __init__(self, source: str, overrides: dict[str, str]):
+        self.source = source
+        self.overrides = overrides
+
+    def fail(self, key: str, value, accepted: str):
+        origin = f"--set {key}" if key in self.overrides else self.source
+        raise UserError(f"{origin}: {key} = {value!r} ({accepted})")
+
+
+def _parse_override(item: str) -> tuple[str, object]:
+    if "=" not in item:
+        raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. memories.spm_act.banks=32")
+    key, text = item.split("=", 1)
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. memories.spm_act.banks=32")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    return key, value
+
+
+def _apply_override(doc: dict, key: str, value) -> None:
+    node = doc
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise UserError(f"--set {key}: {'.'.join(parts[:i + 1])} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _section(doc: dict, key: str, where: _Where, allowed: tuple[str, ...], required: bool = True) -> dict:
+    sec = doc.get(key.split(".")[-1])
+    if sec is None:
+        if required:
+            where.fail(key, None, "missing section")
+        return {}
+    if not isinstance(sec, dict):
+        where.fail(key, sec, "must be a mapping")
+    for k in sec:
+        if k not in allowed:
+            where.fail(f"{key}.{k}", sec[k], f"unknown key; accepted: {', '.join(allowed)}")
+    return sec
+
+
+def _num(sec: dict, key: str, path: str, where: _Where, lo: float, hi: float, integer: bool = False,
+         default=None):
+    value = sec.get(key, default)
+    if value is None:
+        where.fail(f"{path}.{key}", value, "required")
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok:
+        where.fail(f"{path}.{key}", value, f"must be {'an integer' if integer else 'a number'} in [{lo}, {hi}]")
+    if not lo <= value <= hi:
+        where.fail(f"{path}.{key}", value, f"must be in [{lo}, {hi}]")
+    return value
+
+
+def _choice(sec: dict, key: str, path: str, where: _Where, accepted, default=None):
+    value = sec.get(key, default)
+    if value not in accepted:
+        where.fail(f"{path}.{key}", value, f"accepted: {', '.join(map(str, accepted))}")
+    return value
+
+
+def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
+    path = f"memories.{name}"
+    if not isinstance(sec, dict):
+        where.fail(path, sec, "must be a mapping")
+    allowed = MODEL_KEYS + FIGURE_KEYS + ENGINE_KEYS
+    for k in sec:
+        if k not in allowed:
+            where.fail(f"{path}.{k}", sec[k], f"unknown key; accepted: {', '.join(allowed)}")
+    tech = _choice(sec, "technology", path, where, ("sram", "stt_mram"))
+    cap_kib = _num(sec, "capacity_kib", path, where, 1, 1 << 24, integer=True)
+    banks = _num(sec, "banks", path, where, 1, 4096, integer=True)
+    if banks & (banks - 1):
+        where.fail(f"{path}.banks", banks, "must be a power of two")
+    word_bits = _num(sec, "word_bits", path, where, 8, 4096, integer=True)
+    if word_bits % 8 or word_bits & (word_bits - 1):
+        where.fail(f"{path}.word_bits", word_bits, "must be a power of two, at least 8")
+    capacity_bytes = cap_kib * 1024
+    if capacity_bytes % (banks * word_bits // 8):
+        where.fail(f"{path}.capacity_kib", cap_kib, f"must divide into {banks} banks of whole {word_bits}-bit words")
+    explicit = {k: _num(sec, k, path, where, 0.0, 1e9) for k in FIGURE_KEYS if k in sec}
+    figures = None
+    if len(explicit) < len(FIGURE_KEYS):
+        from models.memory_array import MemoryArray
+
+        model_dict = {k: v for k, v in sec.items() if k in MODEL_KEYS}
+        src = where.source
+        figures = MemoryArray.from_config(model_dict, f"{src}: {path}")
+    base = {k: getattr(figures, k) for k in FIGURE_KEYS} if figures is not None else {}
+    base.update(explicit)
+    extra = {}
+    if figures is not None:
+        for k in ("differential_write", "write_energy_pj_per_switched_bit", "write_energy_pj_fixed",
+                  "p_write_p2ap", "p_write_ap2p", "p_read_disturb"):
+            if hasattr(figures, k):
+                extra[k] = getattr(figures, k)
+    wbuf = _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
+    for k in ("read_occupancy_ns", "write_occupancy_ns"):
+        if base[k] <= 0:
+            where.fail(f"{path}.{k}", base[k], "must be > 0")
+    return MemoryConfig(name=name, technology=tech, capacity_bytes=capacity_bytes, banks=banks,
+                        word_bits=word_bits, write_buffer_words=wbuf, figures=figures, **base, **extra)
+
+
+def _dram(sec: dict, where: _Where) -> DramConfig:
+    allowed = ("preset", "channels", "bandwidth_gbps", "latency_ns", "energy_pj_per_bit", "burst_bytes", "clock_mhz")
+    sec = _section({"dram": sec}, "dram", where, allowed)
+    from models.dram import dram_from_config
+
+    figs = dram_from_config(sec, f"{where.source}: dram")
+    return DramConfig(**{f.name: getattr(figs, f.name) for f in fields(DramConfig)})
+
+
+def _energy(sec: dict, where: _Where, precision: str) -> EnergyConfig:
+    from models.pe import mac_energy_pj, vector_op_energy_pj
+
+    node = sec.get("node_nm", 22)
+    mac = sec.get("mac_pj", None)
+    vec = sec.get("vector_op_pj", None)
+    return EnergyConfig(
+        mac_pj=_num(sec, "mac_pj", "energy", where, 0.0, 1e6) if mac is not None else mac_energy_pj(precision, node),
+        vector_op_pj=(_num(sec, "vector_op_pj", "energy", where, 0.0, 1e6) if vec is not None
+                      else vector_op_energy_pj(precision, node)))
+
+
+def read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read config ({exc.strerror})") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:160]})") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{path}: a config must be a YAML mapping")
+    return doc
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                ideal_memory: bool = False) -> Config:
+    """Load, override (dotted ``key=value``), validate and resolve a config."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    doc = read_yaml(path)
+    doc = copy.deepcopy(doc)
+    parsed = dict(_parse_override(item) for item in overrides)
+    for key, value in parsed.items():
+        _apply_override(doc, key, value)
+    where = _Where(str(path), {k: str(v) for k, v in parsed.items()})
+    top = ("clock_ghz", "array", "vector", "training", "memories", "placement", "accumulator", "dram", "energy")
+    for k in doc:
+        if k not in top:
+            where.fail(k, doc[k], f"unknown key; accepted: {', '.join(top)}")
+    clock = _num(doc, "clock_ghz", "", where, 0.01, 20.0) if "clock_ghz" in doc else where.fail("clock_ghz", None, "required")
+    arr = _section(doc, "array", where, ("rows", "cols", "dataflow", "precision"))
+    array = ArrayConfig(rows=_num(arr, "rows", "array", where, 1, 4096, integer=True),
+                        cols=_num(arr, "cols", "array", where, 1, 4096, integer=True),
+                        dataflow=_choice(arr, "dataflow", "array", where, schema.DATAFLOWS, "ws"),
+                        precision=_choice(arr, "precision", "array", where, schema.PRECISIONS, "bf16"))
+    vec = _section(doc, "vector", where, ("lanes",), required=False)
+    vector = VectorConfig(lanes=_num(vec, "lanes", "vector", where, 1, 65536, integer=True, default=32))
+    tr = _section(doc, "training", where, ("batch", "optimizer"))
+    training = TrainingConfig(batch=_num(tr, "batch", "training", where, 1, 1 << 20, integer=True, default=32),
+                              optimizer=_choice(tr, "optimizer", "training", where, OPTIMIZERS, "sgd_momentum"))
+    mems = doc.get("memories")
+    if not isinstance(mems, dict) or not mems:
+        where.fail("memories", mems, "must be a mapping of at least one memory name to its settings")
+    for name in mems:
+        if name in schema.FIXED_HW_UNITS or name == "dram" or not str(name).isidentifier():
+            where.fail(f"memories.{name}", name, "a memory name must be an identifier other than pe_array, vector, dma, dram")
+    memories = {name: _memory(name, sec, where, clock) for name, sec in mems.items()}
+    pl = _section(doc, "placement", where, PLACED_CLASSES)
+    targets = tuple(memories) + ("dram",)
+    placement = {c: _choice(pl, c, "placement", where, targets) for c in PLACED_CLASSES}
+    acc = doc.get("accumulator")
+    if acc is not None and acc not in memories:
+        where.fail("accumulator", acc, f"accepted: null, {', '.join(memories)}")
+    dram = _dram(doc.get("dram") or {}, where)
+    energy = _energy(_section(doc, "energy", where, ("mac_pj", "vector_op_pj", "node_nm"), required=False), where,
+                     array.precision)
+    resolved = copy.deepcopy(doc)
+    resolved["ideal_memory"] = bool(ideal_memory)
+    for name, mem in memories.items():
+        resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
+            "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb}
+    resolved["dram"] = {f.name: getattr(dram, f.name) for f in fields(DramConfig)}
+    resolved["energy"] = {"mac_pj": energy.mac_pj, "vector_op_pj": energy.vector_op_pj}
+    return Config(clock_ghz=clock, array=array, vector=vector, training=training, memories=memories,
+                  placement=placement, accumulator=acc, dram=dram, energy=energy, source=str(path), resolved=resolved)

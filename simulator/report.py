@@ -1,0 +1,154 @@
+"""Rich terminal reports: a run's totals, phases, slowest layers and energy; several runs side by side."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from simulator import schema
+
+PHASE_NAMES = schema.PHASES
+STALL_SHORT = {"compute": "compute", "fill_drain": "fill/drain", "spm_read": "spm rd", "spm_write": "spm wr",
+               "bank_conflict": "bank", "dram": "dram", "vector": "vector", "idle": "idle"}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3f} ms"
+    return f"{seconds * 1e6:.2f} µs"
+
+
+def fmt_energy(pj: float) -> str:
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
+        if abs(pj) >= scale:
+            return f"{pj / scale:.3f} {unit}"
+    return f"{pj:.1f} pJ"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{int(n)} B"
+
+
+def _pct(part: float, total: float) -> str:
+    return f"{100.0 * part / total:.1f}" if total else "0.0"
+
+
+def _phase_mask(layers: np.ndarray, phase: str) -> np.ndarray:
+    return layers["phase"] == schema.PHASES.index(phase)
+
+
+def render_run(result, console: Console | None = None, top: int = 10) -> None:
+    console = console or Console()
+    cfg = result.config
+    lay = result.layers
+    s = result.summary()
+    clock = cfg.clock_ghz * 1e9
+    mems = ", ".join(f"{m.name} {m.technology} {m.capacity_bytes // 1024} KiB/{m.banks} banks"
+                     for m in cfg.memories.values())
+    console.print(f"[bold]{result.workload}[/] on {cfg.array.rows}x{cfg.array.cols} {cfg.array.dataflow} "
+                  f"{cfg.array.precision} @ {cfg.clock_ghz:g} GHz, batch {cfg.training.batch}, "
+                  f"{cfg.training.optimizer}; config {cfg.source}{' (ideal memory)' if result.ideal_memory else ''}")
+    console.print(f"memories: {mems}; DRAM {cfg.dram.preset} x{cfg.dram.channels}")
+    console.print(f"[bold]total[/] {s['total_cycles']:,} cycles = {fmt_time(result.seconds)} simulated; "
+                  f"energy {fmt_energy(s['total_energy_pj'])}; DRAM read {fmt_bytes(s['dram_read_bytes'])}, "
+                  f"written {fmt_bytes(s['dram_write_bytes'])}; {s['macs'] / 1e9:.2f} GMAC; "
+                  f"simulated in {result.wall_seconds:.2f} s wall ({result.tiles:,} tiles, {result.events:,} events)")
+
+    t = Table(title="Per phase: cycles and stall breakdown (% of the phase's cycles)", title_justify="left")
+    t.add_column("phase")
+    t.add_column("cycles", justify="right")
+    t.add_column("time", justify="right")
+    for st in schema.STALL_REPORT_ORDER:
+        t.add_column(f"{STALL_SHORT[st]} %", justify="right")
+    t.add_column("energy", justify="right")
+    for ph in result.phases:
+        m = _phase_mask(lay, ph)
+        cyc = int(lay["total_cycles"][m].sum())
+        energy = sum(float(lay[f"energy_{c}_pj"][m].sum()) for c in schema.ENERGY_COMPONENTS)
+        t.add_row(ph, f"{cyc:,}", fmt_time(cyc / clock),
+                  *[_pct(lay[f"{st}_cycles"][m].sum(), cyc) for st in schema.STALL_REPORT_ORDER], fmt_energy(energy))
+    console.print(t)
+
+    order = np.argsort(-lay["total_cycles"], kind="stable")[:top]
+    t = Table(title=f"Slowest {len(order)} layer ops (% of the row's cycles)", title_justify="left")
+    for col in ("layer", "op", "phase"):
+        t.add_column(col)
+    t.add_column("cycles", justify="right")
+    for st in schema.STALL_REPORT_ORDER:
+        t.add_column(f"{STALL_SHORT[st]} %", justify="right")
+    t.add_column("DRAM", justify="right")
+    for i in order:
+        r = lay[i]
+        cyc = int(r["total_cycles"])
+        name = r["layer"].decode() if isinstance(r["layer"], bytes) else str(r["layer"])
+        t.add_row(name, schema.OPS[r["op"]], schema.PHASES[r["phase"]], f"{cyc:,}",
+                  *[_pct(r[f"{st}_cycles"], cyc) for st in schema.STALL_REPORT_ORDER],
+                  fmt_bytes(int(r["dram_read_bytes"]) + int(r["dram_write_bytes"])))
+    console.print(t)
+
+    t = Table(title="Energy by component and phase", title_justify="left")
+    t.add_column("component")
+    for ph in result.phases:
+        t.add_column(ph, justify="right")
+    t.add_column("total", justify="right")
+    t.add_column("share %", justify="right")
+    total = s["total_energy_pj"]
+    for c in schema.ENERGY_COMPONENTS:
+        vals = [float(lay[f"energy_{c}_pj"][_phase_mask(lay, ph)].sum()) for ph in result.phases]
+        t.add_row(c, *[fmt_energy(v) for v in vals], fmt_energy(sum(vals)), _pct(sum(vals), total))
+    console.print(t)
+
+    tr = result.traffic
+    t = Table(title="Traffic by tensor class (bytes read / written)", title_justify="left")
+    t.add_column("class")
+    places = ["dram"] + list(cfg.memories)
+    for p in places:
+        t.add_column(f"{p} read", justify="right")
+        t.add_column(f"{p} written", justify="right")
+    for ci, cname in enumerate(schema.TENSOR_CLASSES[:-1]):
+        cells = []
+        for p in places:
+            m = (tr["tensor_class"] == ci) & (tr["memory"].astype(str) == p) if len(tr) else np.zeros(0, bool)
+            cells += [fmt_bytes(int(tr["read_bytes"][m].sum())), fmt_bytes(int(tr["write_bytes"][m].sum()))]
+        t.add_row(cname, *cells)
+    console.print(t)
+    if result.path:
+        console.print(f"trace written to [bold]{result.path}[/] (inspect with h5py: /layers, /traffic, /energy, "
+                      "/timeline, /errors)")
+
+
+def render_compare(results, console: Console | None = None) -> None:
+    console = console or Console()
+    names = [str(r.config.source) for r in results]
+    t = Table(title=f"{results[0].workload}: configs side by side (ratio to the first)", title_justify="left")
+    t.add_column("metric")
+    for i, n in enumerate(names):
+        t.add_column(n, justify="right")
+        if i:
+            t.add_column("ratio", justify="right")
+
+    def add(label, values, fmt):
+        cells = []
+        for i, v in enumerate(values):
+            cells.append(fmt(v))
+            if i:
+                cells.append(f"{v / values[0]:.2f}x" if values[0] else ("=" if v == 0 else "new"))
+        t.add_row(label, *cells)
+
+    sums = [r.summary() for r in results]
+    add("total cycles", [s["total_cycles"] for s in sums], lambda v: f"{v:,}")
+    add("simulated time", [r.seconds for r in results], fmt_time)
+    for st in schema.STALL_REPORT_ORDER:
+        add(f"  {st} cycles", [s["stall_cycles"][st] for s in sums], lambda v: f"{v:,}")
+    add("total energy", [s["total_energy_pj"] for s in sums], fmt_energy)
+    for c in schema.ENERGY_COMPONENTS:
+        add(f"  {c} energy", [s["energy_pj"][c] for s in sums], fmt_energy)
+    add("DRAM read", [s["dram_read_bytes"] for s in sums], fmt_bytes)
+    add("DRAM written", [s["dram_write_bytes"] for s in sums], fmt_bytes)
+    console.print(t)

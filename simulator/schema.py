@@ -1,0 +1,61 @@
+"""The public names of the contract (../shared/CONTRACT.md) and the HDF5 field lists built from them.
+
+Everything that writes or reads a run's file takes its enums and fields from here, and a test checks
+produced files against it, so names cannot drift.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+SCHEMA_VERSION = "1.0"
+
+PHASES = ("fwd", "bwd_data", "bwd_weight", "wu")
+OPS = ("gemm", "batchnorm", "relu", "pool", "add", "softmax", "col2im", "optimizer", "layernorm", "gelu")
+TENSOR_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state", "none")
+# Precedence order: when several causes hold in one cycle, the first wins.
+STALLS = ("dram", "bank_conflict", "spm_write", "spm_read", "vector", "fill_drain", "compute", "idle")
+# The order stall columns are shown in reports (useful work first).
+STALL_REPORT_ORDER = ("compute", "fill_drain", "spm_read", "spm_write", "bank_conflict", "dram", "vector", "idle")
+ENERGY_COMPONENTS = ("mac", "spm_read", "spm_write", "leakage", "dram", "vector")
+FIXED_HW_UNITS = ("pe_array", "vector", "dma", "dram")
+PRECISIONS = ("bf16", "fp16", "fp32", "int8")
+DATAFLOWS = ("os", "ws", "is")
+NO_STALL = "none"
+
+
+def _enum(names: tuple[str, ...]) -> np.dtype:
+    return h5py.enum_dtype({name: i for i, name in enumerate(names)}, basetype="i1")
+
+
+def enum_codes(names: tuple[str, ...]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(names)}
+
+
+PHASE_DT = _enum(PHASES)
+OP_DT = _enum(OPS)
+CLASS_DT = _enum(TENSOR_CLASSES)
+STALL_DT = _enum(STALLS + (NO_STALL,))
+NAME_DT = h5py.string_dtype("utf-8")
+
+LAYERS_FIELDS = (
+    [("layer", NAME_DT), ("layer_id", "i4"), ("op", OP_DT), ("phase", PHASE_DT), ("macs", "i8"),
+     ("total_cycles", "i8")]
+    + [(f"{s}_cycles", "i8") for s in STALL_REPORT_ORDER]
+    + [("dram_read_bytes", "i8"), ("dram_write_bytes", "i8")]
+    + [(f"energy_{c}_pj", "f8") for c in ENERGY_COMPONENTS]
+)
+TRAFFIC_FIELDS = [("layer_id", "i4"), ("phase", PHASE_DT), ("tensor_class", CLASS_DT), ("memory", NAME_DT),
+                  ("read_bytes", "i8"), ("write_bytes", "i8")]
+ENERGY_FIELDS = [("layer_id", "i4"), ("phase", PHASE_DT), ("tensor_class", CLASS_DT), ("memory", NAME_DT),
+                 ("component", h5py.enum_dtype(enum_codes(ENERGY_COMPONENTS), basetype="i1")), ("energy_pj", "f8")]
+# hw_unit is an index into the root attribute `hw_units` (pe_array, vector, dma, dram, then each memory).
+TIMELINE_FIELDS = [("t_start_cycles", "i8"), ("t_end_cycles", "i8"), ("hw_unit", "i1"), ("slot", "i2"),
+                   ("layer_id", "i4"), ("phase", PHASE_DT), ("op", OP_DT), ("tensor_class", CLASS_DT),
+                   ("bytes", "i8"), ("dram_addr", "i8"), ("stall", STALL_DT)]
+ERRORS_FIELDS = [("layer_id", "i4"), ("tensor_class", CLASS_DT), ("memory", NAME_DT), ("bits_written", "i8"),
+                 ("bits_read", "i8"), ("switch_fraction", "f8"), ("mean_residence_ns", "f8"),
+                 ("p_write_p2ap", "f8"), ("p_write_ap2p", "f8"), ("p_read_disturb", "f8"), ("p_retention", "f8")]
+
+ROOT_ATTRS = ("schema_version", "simulator_version", "workload", "seed", "config_yaml")
