@@ -153,6 +153,27 @@ def _bisect_right(seq: list[int], x: int) -> int:
     return lo
 
 
+def box_bytes(nbytes: int, dims: tuple[int, ...], lo: tuple[int, ...], hi: tuple[int, ...]) -> int:
+    """Bytes of the box [lo, hi) of a tensor of ``nbytes`` viewed as ``dims``, rounded so that the
+    boxes of any partition add up to exactly ``nbytes`` (inclusion-exclusion of a floored
+    cumulative measure)."""
+    total = 1
+    for d in dims:
+        total *= d
+    acc = 0
+    n = len(dims)
+    for corner in range(1 << n):
+        vol, sign = 1, 1
+        for j in range(n):
+            if corner >> j & 1:
+                vol *= hi[j]
+            else:
+                vol *= lo[j]
+                sign = -sign
+        acc += sign * (nbytes * vol // total)
+    return acc
+
+
 def _halvings(n: int) -> np.ndarray:
     vals, v = [], n
     while True:
@@ -306,13 +327,13 @@ class Planner:
                 if w is None:
                     w = work_cache[key] = tile_work(df, rows, cols, m_sz, k_sz, n_sz)
                 loads: list[Transfer] = []
-                frac_g = g_sz / G
+                g0, m0, k0, n0 = gi * gt, mi * mt, ki * kt, ni * nt
                 if sa and loaded_a != (gi, mi, ki):
-                    nbytes = math.ceil(a.nbytes * frac_g * (m_sz / M) * (k_sz / K))
+                    nbytes = box_bytes(a.nbytes, (G, M, K), (g0, m0, k0), (g0 + g_sz, m0 + m_sz, k0 + k_sz))
                     loads.append(self._xfer(a, mem_a, nbytes, False, (gi * nm + mi) * nk + ki, nm * nk * ng))
                     loaded_a = (gi, mi, ki)
                 if sb and loaded_b != (gi, ki, ni):
-                    nbytes = math.ceil(b.nbytes * frac_g * (k_sz / K) * (n_sz / N))
+                    nbytes = box_bytes(b.nbytes, (G, K, N), (g0, k0, n0), (g0 + g_sz, k0 + k_sz, n0 + n_sz))
                     loads.append(self._xfer(b, mem_b, nbytes, False, (gi * nk + ki) * nn + ni, nk * nn * ng))
                     loaded_b = (gi, ki, ni)
                 reads: dict[tuple[str, str], int] = defaultdict(int)
@@ -343,7 +364,7 @@ class Planner:
                     writes[(mem_y, y.tclass)] += final_writes * eb
                 writebacks: list[Transfer] = []
                 if final_writes and sy:
-                    nbytes = math.ceil(y.nbytes * frac_g * (m_sz / M) * (n_sz / N))
+                    nbytes = box_bytes(y.nbytes, (G, M, N), (g0, m0, n0), (g0 + g_sz, m0 + m_sz, n0 + n_sz))
                     idx = (gi * nm + mi) * nn + ni
                     if y.accumulate:
                         loads.append(self._xfer(y, mem_y, nbytes, False, idx, nm * nn * ng))
@@ -427,19 +448,18 @@ class Planner:
         lanes = self.cfg.vector.lanes
         total_cycles = ceil_div(op.vector_elem_ops, lanes)
         for c in range(chunks):
-            frac_lo, frac_hi = c / chunks, (c + 1) / chunks
             loads, wbs = [], []
             reads: dict[tuple[str, str], int] = defaultdict(int)
             writes: dict[tuple[str, str], int] = defaultdict(int)
             for o in op.reads:
-                part = math.ceil(o.nbytes * frac_hi) - math.ceil(o.nbytes * frac_lo)
+                part = box_bytes(o.nbytes, (chunks,), (c,), (c + 1,))
                 mem = self.mem_of(o.tclass)
                 if self._streamed(plan, o) and not self.ideal:
                     loads.append(self._xfer(o, mem, part, False, c, chunks))
                 if mem != DIRECT:
                     reads[(mem, o.tclass)] += part
             for o in op.writes:
-                part = math.ceil(o.nbytes * frac_hi) - math.ceil(o.nbytes * frac_lo)
+                part = box_bytes(o.nbytes, (chunks,), (c,), (c + 1,))
                 mem = self.mem_of(o.tclass)
                 if self._streamed(plan, o) and not self.ideal:
                     if o.accumulate:

@@ -125,7 +125,13 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
 
 def render_compare(results, console: Console | None = None) -> None:
     console = console or Console()
-    names = [str(r.config.source) for r in results]
+    from pathlib import Path
+
+    names = [Path(r.config.source).name for r in results]
+    if len(set(names)) < len(names):
+        names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
+    for n, r in zip(names, results):
+        console.print(f"{n} = {r.config.source}")
     t = Table(title=f"{results[0].workload}: configs side by side (ratio to the first)", title_justify="left")
     t.add_column("metric")
     for i, n in enumerate(names):
