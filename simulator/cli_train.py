@@ -32,7 +32,7 @@ EPOCH_FIELDS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train with a run's memory bit errors next to an error-free baseline")
     p.add_argument("--from", dest="source", required=True, metavar="FILE.h5", help="a run file with /errors")
-    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--inject", default=",".join(INJECT_CLASSES),
                    help=f"comma list of tensor classes to corrupt (default: all of {', '.join(INJECT_CLASSES)})")
     p.add_argument("--ber", action="append", default=[], metavar="CLASS=P",
@@ -44,7 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--width", type=float, help="channel width multiplier (default: per model, e.g. 0.125)")
     p.add_argument("--input-size", type=int, help="image side the data is resized to (default: per model)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--lr", type=float, default=0.02)
     p.add_argument("--optimizer", default="sgd", help="sgd (momentum 0.9) or adam")
     p.add_argument("--max-batches", type=int, help="train on at most this many batches per epoch")
     p.add_argument("--seed", type=int, default=0)

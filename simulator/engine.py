@@ -99,12 +99,15 @@ class Engine:
             if x.memory != DIRECT:
                 spm = self.spm[x.memory]
                 r = spm.reserve(s + self.dram.latency, spm.write_demand(x.nbytes))
-                self.tracer.slice(r.start, r.end, x.memory, 0, row.layer_id, row.phase, op, x.tclass, x.nbytes)
+                self.tracer.slice(r.start, r.end, x.memory, 0, row.layer_id, row.phase, op, x.tclass, x.nbytes,
+                                  is_write=1)
                 self.ledger.spm_access(row, self.cfg.memories[x.memory], x.tclass, 0, x.nbytes)
                 done = max(done, r.end + spm.write_latency)
             self.ledger.dram_access(row, x.tclass, x.nbytes, 0)
-        self.tracer.slice(s, e, "dram", 0, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr)
-        self.tracer.slice(t, done, "dma", slot, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr)
+        w = int(x.to_dram)
+        self.tracer.slice(s, e, "dram", 0, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr, is_write=w)
+        self.tracer.slice(t, done, "dma", slot, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr,
+                          is_write=w)
         return done, dram_done
 
     # ------------------------------------------------------------------------------------------
@@ -213,7 +216,8 @@ class Engine:
             e_nc = max(e_nc, t0 + r_dem + w_dem - hidden + lat)
             e = max(e, res.end - hidden + lat)
             if res.end > res.start:
-                self.tracer.slice(res.start, res.end, name, 0, row.layer_id, row.phase, row.op, "none", rb + wb)
+                self.tracer.slice(res.start, res.end, name, 0, row.layer_id, row.phase, row.op, "none", rb + wb,
+                                  is_write=int(wb > 0))
         for (name, tclass), nbytes in tile.spm_reads.items():
             self.ledger.spm_access(row, cfg_mems[name], tclass, nbytes, 0)
         for (name, tclass), nbytes in tile.spm_writes.items():

@@ -3,48 +3,66 @@
 from __future__ import annotations
 
 import numpy as np
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from simulator import schema
 
-PHASE_NAMES = schema.PHASES
-STALL_SHORT = {"compute": "compute", "fill_drain": "fill/drain", "spm_read": "spm rd", "spm_write": "spm wr",
-               "bank_conflict": "bank", "dram": "dram", "vector": "vector", "idle": "idle"}
+STALL_SHORT = {"compute": "cmp", "fill_drain": "fill", "spm_read": "rd", "spm_write": "wr",
+               "bank_conflict": "bank", "dram": "dram", "vector": "vec", "idle": "idle"}
+STALL_LEGEND = ("stall columns, % of cycles: cmp = compute, fill = fill/drain, rd/wr = scratchpad read/write "
+                "bandwidth, bank = bank conflict, dram = waiting for DRAM, vec = vector unit")
+
+
+def make_console() -> Console:
+    """Rich's own width on a terminal; a wide fixed width when output goes to a file or pipe."""
+    import sys
+
+    return Console() if sys.stdout.isatty() else Console(width=132)
 
 
 def fmt_time(seconds: float) -> str:
     if seconds >= 1:
-        return f"{seconds:.3f} s"
+        return f"{seconds:.3g} s"
     if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3f} ms"
-    return f"{seconds * 1e6:.2f} µs"
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
 
 
 def fmt_energy(pj: float) -> str:
     for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
         if abs(pj) >= scale:
-            return f"{pj / scale:.3f} {unit}"
-    return f"{pj:.1f} pJ"
+            return f"{pj / scale:.3g} {unit}"
+    return f"{pj:.3g} pJ"
 
 
 def fmt_bytes(n: float) -> str:
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= scale:
-            return f"{n / scale:.2f} {unit}"
+            return f"{n / scale:.3g} {unit}"
     return f"{int(n)} B"
 
 
 def _pct(part: float, total: float) -> str:
-    return f"{100.0 * part / total:.1f}" if total else "0.0"
+    return f"{100.0 * part / total:.1f}" if total else "-"
 
 
 def _phase_mask(layers: np.ndarray, phase: str) -> np.ndarray:
     return layers["phase"] == schema.PHASES.index(phase)
 
 
+def _table(title: str) -> Table:
+    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+
+
+def _stall_columns(t: Table) -> None:
+    for st in schema.STALL_REPORT_ORDER:
+        t.add_column(STALL_SHORT[st], justify="right")
+
+
 def render_run(result, console: Console | None = None, top: int = 10) -> None:
-    console = console or Console()
+    console = console or make_console()
     cfg = result.config
     lay = result.layers
     s = result.summary()
@@ -53,46 +71,43 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
                      for m in cfg.memories.values())
     console.print(f"[bold]{result.workload}[/] on {cfg.array.rows}x{cfg.array.cols} {cfg.array.dataflow} "
                   f"{cfg.array.precision} @ {cfg.clock_ghz:g} GHz, batch {cfg.training.batch}, "
-                  f"{cfg.training.optimizer}; config {cfg.source}{' (ideal memory)' if result.ideal_memory else ''}")
-    console.print(f"memories: {mems}; DRAM {cfg.dram.preset} x{cfg.dram.channels}")
-    console.print(f"[bold]total[/] {s['total_cycles']:,} cycles = {fmt_time(result.seconds)} simulated; "
-                  f"energy {fmt_energy(s['total_energy_pj'])}; DRAM read {fmt_bytes(s['dram_read_bytes'])}, "
-                  f"written {fmt_bytes(s['dram_write_bytes'])}; {s['macs'] / 1e9:.2f} GMAC; "
-                  f"simulated in {result.wall_seconds:.2f} s wall ({result.tiles:,} tiles, {result.events:,} events)")
+                  f"{cfg.training.optimizer}{' (ideal memory)' if result.ideal_memory else ''}")
+    console.print(f"config {cfg.source}; memories: {mems}; DRAM {cfg.dram.preset} x{cfg.dram.channels}")
+    console.print(f"[bold]total {s['total_cycles']:,} cycles = {fmt_time(result.seconds)}[/] simulated, "
+                  f"[bold]{fmt_energy(s['total_energy_pj'])}[/]; {s['macs'] / 1e9:.3g} GMAC; DRAM read "
+                  f"{fmt_bytes(s['dram_read_bytes'])}, written {fmt_bytes(s['dram_write_bytes'])}")
+    console.print(f"[dim]simulated in {result.wall_seconds:.2f} s wall: {result.tiles:,} tiles, "
+                  f"{result.events:,} events[/]")
 
-    t = Table(title="Per phase: cycles and stall breakdown (% of the phase's cycles)", title_justify="left")
-    t.add_column("phase")
-    t.add_column("cycles", justify="right")
-    t.add_column("time", justify="right")
-    for st in schema.STALL_REPORT_ORDER:
-        t.add_column(f"{STALL_SHORT[st]} %", justify="right")
-    t.add_column("energy", justify="right")
+    t = _table("Per phase")
+    for col, just in (("phase", "left"), ("cycles", "right"), ("time", "right"), ("energy", "right")):
+        t.add_column(col, justify=just)
+    _stall_columns(t)
     for ph in result.phases:
         m = _phase_mask(lay, ph)
         cyc = int(lay["total_cycles"][m].sum())
         energy = sum(float(lay[f"energy_{c}_pj"][m].sum()) for c in schema.ENERGY_COMPONENTS)
-        t.add_row(ph, f"{cyc:,}", fmt_time(cyc / clock),
-                  *[_pct(lay[f"{st}_cycles"][m].sum(), cyc) for st in schema.STALL_REPORT_ORDER], fmt_energy(energy))
+        t.add_row(ph, f"{cyc:,}", fmt_time(cyc / clock), fmt_energy(energy),
+                  *[_pct(lay[f"{st}_cycles"][m].sum(), cyc) for st in schema.STALL_REPORT_ORDER])
     console.print(t)
 
     order = np.argsort(-lay["total_cycles"], kind="stable")[:top]
-    t = Table(title=f"Slowest {len(order)} layer ops (% of the row's cycles)", title_justify="left")
-    for col in ("layer", "op", "phase"):
-        t.add_column(col)
-    t.add_column("cycles", justify="right")
-    for st in schema.STALL_REPORT_ORDER:
-        t.add_column(f"{STALL_SHORT[st]} %", justify="right")
-    t.add_column("DRAM", justify="right")
+    t = _table(f"Slowest {len(order)} layer ops")
+    for col, just in (("layer", "left"), ("op", "left"), ("phase", "left"), ("cycles", "right"),
+                      ("DRAM bytes", "right")):
+        t.add_column(col, justify=just)
+    _stall_columns(t)
     for i in order:
         r = lay[i]
         cyc = int(r["total_cycles"])
         name = r["layer"].decode() if isinstance(r["layer"], bytes) else str(r["layer"])
         t.add_row(name, schema.OPS[r["op"]], schema.PHASES[r["phase"]], f"{cyc:,}",
-                  *[_pct(r[f"{st}_cycles"], cyc) for st in schema.STALL_REPORT_ORDER],
-                  fmt_bytes(int(r["dram_read_bytes"]) + int(r["dram_write_bytes"])))
+                  fmt_bytes(int(r["dram_read_bytes"]) + int(r["dram_write_bytes"])),
+                  *[_pct(r[f"{st}_cycles"], cyc) for st in schema.STALL_REPORT_ORDER])
     console.print(t)
+    console.print(f"[dim]{STALL_LEGEND}[/]")
 
-    t = Table(title="Energy by component and phase", title_justify="left")
+    t = _table("Energy by component and phase")
     t.add_column("component")
     for ph in result.phases:
         t.add_column(ph, justify="right")
@@ -105,26 +120,26 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(t)
 
     tr = result.traffic
-    t = Table(title="Traffic by tensor class (bytes read / written)", title_justify="left")
+    t = _table("Traffic by tensor class")
     t.add_column("class")
     places = ["dram"] + list(cfg.memories)
     for p in places:
-        t.add_column(f"{p} read", justify="right")
-        t.add_column(f"{p} written", justify="right")
+        t.add_column(f"{p} rd", justify="right")
+        t.add_column(f"{p} wr", justify="right")
+    mem_names = tr["memory"].astype(str) if len(tr) else np.zeros(0, str)
     for ci, cname in enumerate(schema.TENSOR_CLASSES[:-1]):
         cells = []
         for p in places:
-            m = (tr["tensor_class"] == ci) & (tr["memory"].astype(str) == p) if len(tr) else np.zeros(0, bool)
+            m = (tr["tensor_class"] == ci) & (mem_names == p)
             cells += [fmt_bytes(int(tr["read_bytes"][m].sum())), fmt_bytes(int(tr["write_bytes"][m].sum()))]
         t.add_row(cname, *cells)
     console.print(t)
     if result.path:
-        console.print(f"trace written to [bold]{result.path}[/] (inspect with h5py: /layers, /traffic, /energy, "
-                      "/timeline, /errors)")
+        console.print(f"trace: [bold]{result.path}[/] (h5py: /layers /traffic /energy /timeline /errors)")
 
 
 def render_compare(results, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     from pathlib import Path
 
     names = [Path(r.config.source).name for r in results]
@@ -132,7 +147,7 @@ def render_compare(results, console: Console | None = None) -> None:
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
     for n, r in zip(names, results):
         console.print(f"{n} = {r.config.source}")
-    t = Table(title=f"{results[0].workload}: configs side by side (ratio to the first)", title_justify="left")
+    t = _table(f"{results[0].workload}: configs side by side (ratio to the first)")
     t.add_column("metric")
     for i, n in enumerate(names):
         t.add_column(n, justify="right")

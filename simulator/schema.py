@@ -50,10 +50,11 @@ TRAFFIC_FIELDS = [("layer_id", "i4"), ("phase", PHASE_DT), ("tensor_class", CLAS
                   ("read_bytes", "i8"), ("write_bytes", "i8")]
 ENERGY_FIELDS = [("layer_id", "i4"), ("phase", PHASE_DT), ("tensor_class", CLASS_DT), ("memory", NAME_DT),
                  ("component", h5py.enum_dtype(enum_codes(ENERGY_COMPONENTS), basetype="i1")), ("energy_pj", "f8")]
-# hw_unit is an index into the root attribute `hw_units` (pe_array, vector, dma, dram, then each memory).
+# hw_unit is an index into the root attribute `hw_units` (pe_array, vector, dma, dram, then each memory);
+# is_write (an extension) is 1 for a DMA or DRAM transfer towards DRAM and for scratchpad writes.
 TIMELINE_FIELDS = [("t_start_cycles", "i8"), ("t_end_cycles", "i8"), ("hw_unit", "i1"), ("slot", "i2"),
                    ("layer_id", "i4"), ("phase", PHASE_DT), ("op", OP_DT), ("tensor_class", CLASS_DT),
-                   ("bytes", "i8"), ("dram_addr", "i8"), ("stall", STALL_DT)]
+                   ("bytes", "i8"), ("dram_addr", "i8"), ("stall", STALL_DT), ("is_write", "i1")]
 ERRORS_FIELDS = [("layer_id", "i4"), ("tensor_class", CLASS_DT), ("memory", NAME_DT), ("bits_written", "i8"),
                  ("bits_read", "i8"), ("switch_fraction", "f8"), ("mean_residence_ns", "f8"),
                  ("p_write_p2ap", "f8"), ("p_write_ap2p", "f8"), ("p_read_disturb", "f8"), ("p_retention", "f8")]

@@ -16,7 +16,7 @@ class NullTracer:
     """Keeps nothing: for benchmarks and callers that only want the ledgers."""
 
     def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
-              stall=schema.NO_STALL) -> None:
+              stall=schema.NO_STALL, is_write=0) -> None:
         pass
 
     def table(self) -> np.ndarray:
@@ -31,10 +31,10 @@ class BufferTracer(NullTracer):
         self.rows: list[tuple] = []
 
     def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
-              stall=schema.NO_STALL) -> None:
+              stall=schema.NO_STALL, is_write=0) -> None:
         if t_end > t_start:
             self.rows.append((t_start, t_end, self.units[hw_unit], slot, layer_id, _PHASE[phase], _OP[op],
-                              _CLASS[tclass], nbytes, dram_addr, _STALL[stall]))
+                              _CLASS[tclass], nbytes, dram_addr, _STALL[stall], is_write))
 
     def table(self) -> np.ndarray:
         arr = np.array(self.rows, dtype=[(n, np.dtype(t) if isinstance(t, str) else np.dtype("i1"))
