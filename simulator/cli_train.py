@@ -213,8 +213,9 @@ def _render(console, replay, meta: dict) -> None:
     for run in (replay.baseline, replay.injected):
         if run.diverged:
             console.print(f"{run.label}: {run.diverged.describe()}")
-    console.print(f"step time: baseline {replay.baseline.step_time_s * 1e3:.1f} ms, injected "
-                  f"{replay.injected.step_time_s * 1e3:.1f} ms ({replay.overhead:.2f}x)")
+    if math.isfinite(replay.overhead):
+        console.print(f"median step time: baseline {replay.baseline.step_time_s * 1e3:.1f} ms, injected "
+                      f"{replay.injected.step_time_s * 1e3:.1f} ms ({replay.overhead:.2f}x)")
 
 
 def run(args) -> int:

@@ -26,9 +26,6 @@ OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 PLACED_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
 FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
-MODEL_KEYS = ("technology", "capacity_kib", "banks", "word_bits", "node_nm", "sram_flavor", "write_voltage_v",
-              "write_pulse_ns", "read_voltage_v", "read_pulse_ns", "differential_write", "mtj", "wer_method",
-              "nvsim_file")
 ENGINE_KEYS = ("write_buffer_words",)
 
 
@@ -83,9 +80,7 @@ class MemoryConfig:
         return self.word_bits // 8
 
     def p_retention(self, residence_ns: float) -> float:
-        if self.figures is None or not hasattr(self.figures, "p_retention"):
-            return 0.0
-        return float(self.figures.p_retention(residence_ns))
+        return float(self.figures.p_retention(residence_ns)) if self.figures is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -200,14 +195,31 @@ def _choice(sec: dict, key: str, path: str, where: _Where, accepted, default=Non
 
 
 def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
+    """One memory: the circuit model (`models.memory_array`) validates its technology keys and
+    gives its figures; figure keys in the YAML override the model's; ``iso_area_with`` (a memory
+    description) sizes the capacity to the largest that fits that memory's area."""
+    from models.memory_array import _COMMON_KEYS, _TECH_KEYS, TECHNOLOGIES, MemoryArray, capacity_for_area
+
     path = f"memories.{name}"
     if not isinstance(sec, dict):
         where.fail(path, sec, "must be a mapping")
-    allowed = MODEL_KEYS + FIGURE_KEYS + ENGINE_KEYS
+    sec = {k: v for k, v in sec.items() if v is not None}  # null removes a key a base config set
+    tech = _choice(sec, "technology", path, where, TECHNOLOGIES)
+    allowed = _COMMON_KEYS + _TECH_KEYS[tech] + ("iso_area_with",) + ENGINE_KEYS + FIGURE_KEYS
     for k in sec:
         if k not in allowed:
-            where.fail(f"{path}.{k}", sec[k], f"unknown key; accepted: {', '.join(allowed)}")
-    tech = _choice(sec, "technology", path, where, ("sram", "stt_mram"))
+            where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}")
+    model_dict = {k: v for k, v in sec.items() if k not in FIGURE_KEYS + ENGINE_KEYS + ("iso_area_with",)}
+    base_dir = Path(where.source).parent if where.source else None
+    if "iso_area_with" in sec:
+        ref = sec["iso_area_with"]
+        if "capacity_kib" in sec:
+            where.fail(f"{path}.capacity_kib", sec["capacity_kib"], "leave it out with iso_area_with: it is computed")
+        if not isinstance(ref, dict):
+            where.fail(f"{path}.iso_area_with", ref, "must be a memory description (technology, capacity_kib, ...)")
+        target = MemoryArray.from_config(ref, f"{where.source}: {path}.iso_area_with", base_dir).area_mm2
+        model_dict["capacity_kib"] = capacity_for_area(model_dict, target, f"{where.source}: {path}")
+        sec = dict(sec, capacity_kib=model_dict["capacity_kib"])
     cap_kib = _num(sec, "capacity_kib", path, where, 1, 1 << 24, integer=True)
     banks = _num(sec, "banks", path, where, 1, 4096, integer=True)
     if banks & (banks - 1):
@@ -219,21 +231,12 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
     if capacity_bytes % (banks * word_bits // 8):
         where.fail(f"{path}.capacity_kib", cap_kib, f"must divide into {banks} banks of whole {word_bits}-bit words")
     explicit = {k: _num(sec, k, path, where, 0.0, 1e9) for k in FIGURE_KEYS if k in sec}
-    figures = None
-    if len(explicit) < len(FIGURE_KEYS):
-        from models.memory_array import MemoryArray
-
-        model_dict = {k: v for k, v in sec.items() if k in MODEL_KEYS}
-        src = where.source
-        figures = MemoryArray.from_config(model_dict, f"{src}: {path}")
-    base = {k: getattr(figures, k) for k in FIGURE_KEYS} if figures is not None else {}
+    figures = MemoryArray.from_config(model_dict, f"{where.source}: {path}", base_dir)
+    base = {k: getattr(figures, k) for k in FIGURE_KEYS}
     base.update(explicit)
-    extra = {}
-    if figures is not None:
-        for k in ("differential_write", "write_energy_pj_per_switched_bit", "write_energy_pj_fixed",
-                  "p_write_p2ap", "p_write_ap2p", "p_read_disturb"):
-            if hasattr(figures, k):
-                extra[k] = getattr(figures, k)
+    extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",
+                                              "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
+                                              "p_read_disturb")}
     wbuf = _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
     for k in ("read_occupancy_ns", "write_occupancy_ns"):
         if base[k] <= 0:
@@ -277,12 +280,32 @@ def read_yaml(path: Path) -> dict:
     return doc
 
 
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def read_with_base(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A config file, merged over the file its ``base:`` key names (relative to it), recursively."""
+    doc = read_yaml(path)
+    if "base" not in doc:
+        return doc
+    base = doc.pop("base")
+    if not isinstance(base, str):
+        raise UserError(f"{path}: base = {base!r} (must be the path of another config, relative to this one)")
+    base_path = (path.parent / base).resolve()
+    if base_path in seen:
+        raise UserError(f"{path}: base = {base!r} (configs include each other in a loop)")
+    return _deep_merge(read_with_base(base_path, seen + (base_path,)), doc)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
                 ideal_memory: bool = False) -> Config:
-    """Load, override (dotted ``key=value``), validate and resolve a config."""
+    """Load (with its ``base:`` chain), override (dotted ``key=value``), validate and resolve a config."""
     path = Path(path) if path else DEFAULT_CONFIG
-    doc = read_yaml(path)
-    doc = copy.deepcopy(doc)
+    doc = read_with_base(path, (path.resolve(),))
     parsed = dict(_parse_override(item) for item in overrides)
     for key, value in parsed.items():
         _apply_override(doc, key, value)
@@ -321,6 +344,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     resolved = copy.deepcopy(doc)
     resolved["ideal_memory"] = bool(ideal_memory)
     for name, mem in memories.items():
+        resolved["memories"][name]["capacity_kib"] = mem.capacity_bytes // 1024
         resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
             "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb}
     resolved["dram"] = {f.name: getattr(dram, f.name) for f in fields(DramConfig)}

@@ -407,6 +407,11 @@ class Planner:
         ok = np.ones_like(mt, dtype=bool)
         for mem, req in need.items():
             ok &= req <= self.staging[mem]
+        if acc:
+            # partial sums belong in the accumulator: spill them to a scratchpad only if no tile fits
+            in_acc = ok & ~(multi_k & ~acc_fits)
+            if in_acc.any():
+                ok = in_acc
         if not ok.any():
             smallest = {mem: int(req.min()) for mem, req in need.items()}
             mem = max(smallest, key=lambda m: smallest[m] - self.staging[m])
