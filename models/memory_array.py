@@ -416,7 +416,7 @@ def mram_figures(capacity_bytes: int, banks: int, word_bits: int, cell: MramCell
 # ---- Configuration: YAML mapping of one memory -> MemoryArray -> ArrayFigures -------------------
 
 # MRAM operating point when the config leaves it out. 0.9 V drives 3 Ic0 (AP->P) through the
-# default MTJ plus access transistor (configs/mtj_default.yaml); 10 ns is NVSim's conservative
+# default MTJ plus access transistor (configs/devices/mtj_default.yaml); 10 ns is NVSim's conservative
 # pulse; 0.1 V reads P cells at 0.44 Ic0(P->AP). The sensing time defaults to NVSim's at the node.
 DEFAULT_WRITE_VOLTAGE_V = 0.9
 DEFAULT_WRITE_PULSE_NS = 10.0

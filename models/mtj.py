@@ -46,7 +46,7 @@ THERMAL_MIN_BARRIER = 3.0
 I_PRECESSIONAL_MIN = 1.1
 DIRECTIONS = ("p2ap", "ap2p")
 METHODS = ("fokker_planck", "closed_form")
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "mtj_default.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devices" / "mtj_default.yaml"
 
 # key: (lower, lower inclusive, upper, what is accepted)
 _RANGES = {
@@ -123,7 +123,7 @@ class MTJParams:
     def from_dict(cls, d, where="mtj"):
         """Build from a mapping, rejecting unknown or missing keys and out-of-range values.
 
-        `where` prefixes the messages, e.g. "configs/mtj_default.yaml" or "memories.spm.mtj".
+        `where` prefixes the messages, e.g. "configs/devices/mtj_default.yaml" or "memories.spm.mtj".
         """
         if not isinstance(d, dict):
             raise UserError(f"{where}: expected a mapping of MTJ parameters, got {type(d).__name__}")
@@ -157,7 +157,7 @@ def _validate(values, where):
 
 
 def load_default(path=DEFAULT_CONFIG):
-    """MTJParams from configs/mtj_default.yaml (or another YAML file of the same shape)."""
+    """MTJParams from configs/devices/mtj_default.yaml (or another YAML file of the same shape)."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())

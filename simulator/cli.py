@@ -115,14 +115,14 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from simulator.config import CONFIG_DIR
+    from simulator.report import make_console
     from simulator.workload_source import LAYER_DIR, builtin_workloads
     from workloads.layers import load_trace
 
-    console = Console()
+    console = make_console()
     t = Table(title="Built-in workloads (traces/layers/)", title_justify="left")
     for col in ("name", "layers", "GEMM layers", "parameters", "input"):
         t.add_column(col)

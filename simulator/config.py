@@ -128,6 +128,16 @@ class _Where:
         self.source = source
         self.overrides = overrides
 
+    def reattribute(self, message: str) -> str:
+        """A model's message about this file: name the ``--set`` argument if one set that key."""
+        prefix = f"{self.source}: "
+        if message.startswith(prefix):
+            rest = message[len(prefix):]
+            for key in sorted(self.overrides, key=len, reverse=True):
+                if rest.startswith(key) or rest.startswith(key.rsplit(".", 1)[0] + ":"):
+                    return f"--set {key}: {rest}"
+        return message
+
     def fail(self, key: str, value, accepted: str):
         origin = f"--set {key}" if key in self.overrides else self.source
         raise UserError(f"{origin}: {key} = {value!r} ({accepted})")
@@ -231,7 +241,10 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
     if capacity_bytes % (banks * word_bits // 8):
         where.fail(f"{path}.capacity_kib", cap_kib, f"must divide into {banks} banks of whole {word_bits}-bit words")
     explicit = {k: _num(sec, k, path, where, 0.0, 1e9) for k in FIGURE_KEYS if k in sec}
-    figures = MemoryArray.from_config(model_dict, f"{where.source}: {path}", base_dir)
+    try:
+        figures = MemoryArray.from_config(model_dict, f"{where.source}: {path}", base_dir)
+    except UserError as exc:
+        raise UserError(where.reattribute(str(exc))) from None
     base = {k: getattr(figures, k) for k in FIGURE_KEYS}
     base.update(explicit)
     extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",

@@ -134,8 +134,46 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
             cells += [fmt_bytes(int(tr["read_bytes"][m].sum())), fmt_bytes(int(tr["write_bytes"][m].sum()))]
         t.add_row(cname, *cells)
     console.print(t)
+    render_errors(result, console)
     if result.path:
         console.print(f"trace: [bold]{result.path}[/] (h5py: /layers /traffic /energy /timeline /errors)")
+
+
+def expected_bit_errors(errors: np.ndarray) -> np.ndarray:
+    """Expected wrong bits per ledger row: write errors on the bits that switch (half from each
+    direction), a read disturb per bit read, retention over the residence of the bits written."""
+    p_write = 0.5 * (errors["p_write_p2ap"] + errors["p_write_ap2p"])
+    return (errors["bits_written"] * (errors["switch_fraction"] * p_write + errors["p_retention"])
+            + errors["bits_read"] * errors["p_read_disturb"])
+
+
+def render_errors(result, console: Console) -> None:
+    err = result.errors
+    if not len(err):
+        return
+    risky = (err["p_write_p2ap"] + err["p_write_ap2p"] + err["p_read_disturb"] + err["p_retention"]) > 0
+    if not risky.any():
+        console.print("bit errors: none (every memory that holds data is SRAM)")
+        return
+    t = _table("Bit errors by memory and tensor class (the /errors ledger)")
+    for col in ("memory", "class", "bits written", "bits read", "P write P→AP", "P write AP→P", "P read dist.",
+                "mean residence", "P retention", "expected wrong bits"):
+        t.add_column(col, justify="left" if col in ("memory", "class") else "right")
+    mem_names = err["memory"].astype(str)
+    expected = expected_bit_errors(err)
+    for mem in dict.fromkeys(mem_names):
+        for ci, cname in enumerate(schema.TENSOR_CLASSES):
+            m = (mem_names == mem) & (err["tensor_class"] == ci)
+            if not m.any():
+                continue
+            rows = err[m]
+            w = max(int(rows["bits_written"].sum()), 1)
+            res_ns = float((rows["mean_residence_ns"] * rows["bits_written"]).sum() / w)
+            t.add_row(mem, cname, f"{int(rows['bits_written'].sum()):.3g}", f"{int(rows['bits_read'].sum()):.3g}",
+                      f"{rows['p_write_p2ap'].max():.3g}", f"{rows['p_write_ap2p'].max():.3g}",
+                      f"{rows['p_read_disturb'].max():.3g}", fmt_time(res_ns * 1e-9),
+                      f"{rows['p_retention'].max():.3g}", f"{expected[m].sum():.4g}")
+    console.print(t)
 
 
 def render_compare(results, console: Console | None = None) -> None:
