@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import simpy
 
-from simulator import schema
 from simulator.components.dram import Dram
 from simulator.components.scratchpad import Scratchpad
 from simulator.config import Config
@@ -240,5 +239,3 @@ class Engine:
         assert t == end, (t, end)
         return end
 
-
-STALL_FIELDS = tuple(f"{s}_cycles" for s in schema.STALLS)
