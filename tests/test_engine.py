@@ -183,3 +183,22 @@ def test_runs_are_deterministic(config_file):
 def test_phases_filter_limits_the_run(config_file):
     res = run(load_config(config_file()), "tiny_cnn", phases=("fwd",), write=False)
     assert set(res.layers["phase"].tolist()) == {schema.PHASES.index("fwd")}
+
+
+def test_activation_stash_kept_on_chip_or_spilled(config_file):
+    """A scratchpad that holds the whole stash keeps it between forward and backward; a small one
+    spills it in the forward pass and reads it back in the backward pass."""
+    act = schema.TENSOR_CLASSES.index("activation")
+
+    def dram_activation(cap_kib):
+        path = config_file(memories={"spm_act": {"capacity_kib": cap_kib}}, training={"batch": 4})
+        tr = run(load_config(path), "tiny_resnet", write=False).traffic
+        m = (tr["memory"].astype(str) == "dram") & (tr["tensor_class"] == act)
+        fwd_w = int(tr["write_bytes"][m & (tr["phase"] == schema.PHASES.index("fwd"))].sum())
+        bwd_r = int(tr["read_bytes"][m & (tr["phase"] != schema.PHASES.index("fwd"))].sum())
+        return fwd_w, bwd_r
+
+    big_w, big_r = dram_activation(64 * 1024)
+    small_w, small_r = dram_activation(32)
+    assert big_w == 0 and big_r == 0
+    assert small_w > 0 and small_r >= small_w
