@@ -32,7 +32,7 @@ EPOCH_FIELDS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("train", help="train with a run's memory bit errors next to an error-free baseline")
     p.add_argument("--from", dest="source", required=True, metavar="FILE.h5", help="a run file with /errors")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     p.add_argument("--inject", default=",".join(INJECT_CLASSES),
                    help=f"comma list of tensor classes to corrupt (default: all of {', '.join(INJECT_CLASSES)})")
     p.add_argument("--ber", action="append", default=[], metavar="CLASS=P",
@@ -43,11 +43,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", help="zoo model to train (default: the run's workload)")
     p.add_argument("--width", type=float, help="channel width multiplier (default: per model, e.g. 0.125)")
     p.add_argument("--input-size", type=int, help="image side the data is resized to (default: per model)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.02)
-    p.add_argument("--optimizer", default="sgd", help="sgd (momentum 0.9) or adam")
+    p.add_argument("--batch-size", type=int, default=64, help="training batch (default: 64)")
+    p.add_argument("--lr", type=float, default=0.02, help="learning rate (default: 0.02)")
+    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"), help="sgd (momentum 0.9, default) or adam")
     p.add_argument("--max-batches", type=int, help="train on at most this many batches per epoch")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, batch order and flips (default: 0)")
     p.add_argument("--out", help="results file, .json or .h5 (default: FILE.train.json beside the run)")
     return p
 
@@ -153,6 +153,8 @@ def _write_h5(tmp: str, results: dict) -> None:
             g.create_dataset("epochs", data=rows)
             g.attrs["step_time_s"] = float(run["step_time_s"])
             g.attrs["diverged"] = run["diverged_at"] or ""
+            for c in INJECT_CLASSES:
+                g.attrs[f"flips_{c}"] = int(run["flips"].get(c, 0))
         probs = results["probabilities"]
         table = np.zeros(len(probs), dtype=[("layer", schema.NAME_DT), ("tensor_class", schema.CLASS_DT),
                                             ("p_bit_error", "f8")])
@@ -201,7 +203,8 @@ def _render(console, replay, meta: dict) -> None:
                   f"{s.fmt} storage, seed {s.seed}; injecting {meta['inject']}"
                   + (f", overrides {meta['ber']}" if meta["ber"] else ""))
     t = Table(title="accuracy and loss per epoch", title_justify="left")
-    for col in ("epoch", "baseline loss", "baseline acc", "injected loss", "injected acc", "flips"):
+    for col in ("epoch", "baseline train loss", "baseline test acc", "injected train loss", "injected test acc",
+                "flips"):
         t.add_column(col, justify="right")
     injected = {e.epoch: e for e in replay.injected.epochs}
     for e in replay.baseline.epochs:

@@ -75,6 +75,8 @@ class Engine:
                 done = max(done, self._move(x, t0, row, slot=0)[0])
             yield self.env.timeout(done - t0)
             self.ledger.add_stalls(row, {"dram": done - t0})
+            unit = "pe_array" if last.gemm is not None else "vector"
+            self.tracer.slice(t0, done, unit, 0, row.layer_id, row.phase, row.op, stall="dram")
             self.ledger.leakage(row, done - t0)
 
     def _move(self, x: Transfer, t: int, row: OpRow, slot: int) -> tuple[int, int]:
@@ -143,7 +145,7 @@ class Engine:
                 if env.now > t_w:
                     self.ledger.add_stalls(row, {"dram": int(env.now) - t_w})
                     self.tracer.slice(t_w, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
-                env.process(self._dma_out(tile.writebacks, row, out_slots))
+                env.process(self._dma_out(tile.writebacks, row, out_slots, slot=2 + i % 2))
         t_tail = int(env.now)
         yield out_slots.get(2)
         yield in_slots.get(2)
@@ -175,11 +177,11 @@ class Engine:
                 yield env.timeout(done - t)
             ready[i].succeed((dram_done, done))
 
-    def _dma_out(self, writebacks: list[Transfer], row: OpRow, slots):
+    def _dma_out(self, writebacks: list[Transfer], row: OpRow, slots, slot: int):
         t = int(self.env.now)
         done = t
-        for i, x in enumerate(writebacks):
-            done = max(done, self._move(x, t, row, slot=2 + i % 2)[0])
+        for x in writebacks:
+            done = max(done, self._move(x, t, row, slot=slot)[0])
         if done > t:
             self.events += 1
             yield self.env.timeout(done - t)

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from simulator import schema
+from simulator.trace import build_timeline_index
 
 TIMELINE_CHUNK_ROWS = 65536
 
@@ -45,6 +46,10 @@ def write_run(path: str | Path, result) -> Path:
                              compression_opts=4, shuffle=True)
             f["timeline"].attrs["time_unit"] = "cycles"
             f["timeline"].attrs["hw_units"] = f.attrs["hw_units"]
+            f.create_dataset("timeline_index", data=build_timeline_index(tl, TIMELINE_CHUNK_ROWS))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -52,7 +52,7 @@ def _phase_mask(layers: np.ndarray, phase: str) -> np.ndarray:
     return layers["phase"] == schema.PHASES.index(phase)
 
 
-def _table(title: str) -> Table:
+def table(title: str) -> Table:
     return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
 
 
@@ -79,7 +79,7 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(f"[dim]simulated in {result.wall_seconds:.2f} s wall: {result.tiles:,} tiles, "
                   f"{result.events:,} events[/]")
 
-    t = _table("Per phase")
+    t = table("Per phase")
     for col, just in (("phase", "left"), ("cycles", "right"), ("time", "right"), ("energy", "right")):
         t.add_column(col, justify=just)
     _stall_columns(t)
@@ -92,7 +92,7 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(t)
 
     order = np.argsort(-lay["total_cycles"], kind="stable")[:top]
-    t = _table(f"Slowest {len(order)} layer ops")
+    t = table(f"Slowest {len(order)} layer ops")
     for col, just in (("layer", "left"), ("op", "left"), ("phase", "left"), ("cycles", "right"),
                       ("DRAM bytes", "right")):
         t.add_column(col, justify=just)
@@ -107,7 +107,7 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(t)
     console.print(f"[dim]{STALL_LEGEND}[/]")
 
-    t = _table("Energy by component and phase")
+    t = table("Energy by component and phase")
     t.add_column("component")
     for ph in result.phases:
         t.add_column(ph, justify="right")
@@ -120,7 +120,7 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(t)
 
     tr = result.traffic
-    t = _table("Traffic by tensor class")
+    t = table("Traffic by tensor class")
     t.add_column("class")
     places = ["dram"] + list(cfg.memories)
     for p in places:
@@ -155,7 +155,7 @@ def render_errors(result, console: Console) -> None:
     if not risky.any():
         console.print("bit errors: none (every memory that holds data is SRAM)")
         return
-    t = _table("Bit errors by memory and tensor class (the /errors ledger)")
+    t = table("Bit errors by memory and tensor class (the /errors ledger)")
     for col in ("memory", "class", "bits written", "bits read", "P write P→AP", "P write AP→P", "P read dist.",
                 "mean residence", "P retention", "expected wrong bits"):
         t.add_column(col, justify="left" if col in ("memory", "class") else "right")
@@ -185,7 +185,7 @@ def render_compare(results, console: Console | None = None) -> None:
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
     for n, r in zip(names, results):
         console.print(f"{n} = {r.config.source}")
-    t = _table(f"{results[0].workload}: configs side by side (ratio to the first)")
+    t = table(f"{results[0].workload}: configs side by side (ratio to the first)")
     t.add_column("metric")
     for i, n in enumerate(names):
         t.add_column(n, justify="right")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 PHASES = ("fwd", "bwd_data", "bwd_weight", "wu")
 OPS = ("gemm", "batchnorm", "relu", "pool", "add", "softmax", "col2im", "optimizer", "layernorm", "gelu")

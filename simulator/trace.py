@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import h5py
 import numpy as np
@@ -64,18 +64,17 @@ def merge_runs(parts: list[np.ndarray]) -> np.ndarray:
         if not len(part):
             continue
         if out:
-            last = out[-1][-1:]
-            first = part[0]
-            if (last["layer_id"][0], last["phase"][0], last["op"][0]) == (first["layer_id"], first["phase"],
-                                                                          first["op"]) \
-                    and last["row_stop"][0] == first["row_start"]:
+            last, first = out[-1][-1], part[0]
+            same = all(last[k] == first[k] for k in ("layer_id", "phase", "op"))
+            if same and last["row_stop"] == first["row_start"]:
                 joined = out[-1].copy()
                 joined["row_stop"][-1] = first["row_stop"]
-                joined["t_start_cycles"][-1] = min(joined["t_start_cycles"][-1], first["t_start_cycles"])
-                joined["t_end_cycles"][-1] = max(joined["t_end_cycles"][-1], first["t_end_cycles"])
+                joined["t_start_cycles"][-1] = min(last["t_start_cycles"], first["t_start_cycles"])
+                joined["t_end_cycles"][-1] = max(last["t_end_cycles"], first["t_end_cycles"])
                 out[-1] = joined
                 part = part[1:]
-        out.append(part)
+        if len(part):
+            out.append(part)
     return np.concatenate(out) if out else np.zeros(0, _INDEX_DT)
 
 
@@ -147,7 +146,8 @@ class Trace:
             raise UserError(f"{p}: /timeline lacks field {missing[0]!r} (written by an older simulator; run it again)")
         for attr in ("clock_ghz", "hw_units", "config_yaml", "total_cycles"):
             if attr not in f.attrs:
-                raise UserError(f"{p}: run file has no `{attr}` attribute (written by an older simulator; run it again)")
+                raise UserError(f"{p}: run file has no `{attr}` attribute "
+                                "(written by an older simulator; run it again)")
 
     def close(self) -> None:
         self._f.close()
@@ -310,7 +310,14 @@ class Trace:
                     idx = self._f["timeline_index"][()]
                 except OSError as exc:
                     raise UserError(f"{self.path}: cannot read /timeline_index ({_first_line(exc)})") from None
-                self._index = idx.astype(_INDEX_DT)
+                idx = idx.astype(_INDEX_DT)
+                rows = self.timeline_rows
+                if len(idx) and not (idx["row_start"][0] == 0 and idx["row_stop"][-1] == rows
+                                     and (idx["row_start"][1:] == idx["row_stop"][:-1]).all()) \
+                        or (not len(idx) and rows):
+                    raise UserError(f"{self.path}: /timeline_index does not cover the {rows} rows of /timeline "
+                                    "(corrupt file)")
+                self._index = idx
             else:
                 n = self.chunk_rows
                 parts = [index_runs(self._chunk(i), i * n) for i in range(self._n_chunks())]
@@ -435,14 +442,3 @@ def _plain(value):
 def _first_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:200]
-
-
-def stall_name(code: int) -> str:
-    return STALL_NAMES[int(code)]
-
-
-def describe_ops(trace: Trace, rows: Iterable) -> list[str]:
-    """``layer/phase/op`` labels for index or timeline rows."""
-    names = trace.layer_names
-    return [f"{names.get(int(r['layer_id']), r['layer_id'])}/{schema.PHASES[r['phase']]}/{schema.OPS[r['op']]}"
-            for r in rows]

@@ -23,6 +23,8 @@ from simulator.trace import NO_STALL_CODE, STALL_NAMES, Trace
 DRAM_FORMATS = ("dramsim3", "ramulator")
 # requests formatted per batch: bounds the memory of the DRAM writer (about 100 bytes per request)
 REQUEST_BATCH = 1 << 18
+_SLICE_FIELDS = ("t_start_cycles", "t_end_cycles", "hw_unit", "slot", "layer_id", "phase", "op", "tensor_class",
+                 "bytes", "dram_addr", "stall", "is_write")
 
 
 @contextmanager
@@ -34,6 +36,9 @@ def _atomic_text(path: str | Path, what: str):
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; outputs get the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -44,14 +49,15 @@ def _atomic_text(path: str | Path, what: str):
 # ---------------------------------------------------------------------------------- Perfetto
 
 
-def track_name(trace: Trace, unit: str, slot: int, cfg: dict) -> str:
+def track_name(unit: str, slot: int, cfg: dict) -> str:
     if unit == "pe_array":
         return "PE array"
     if unit == "vector":
         return "vector unit"
     if unit == "dma":
-        side = "in" if slot < 2 else "out"
-        return f"DMA buffer {slot} ({side}, half {slot % 2})"
+        if slot < 2:
+            return f"DMA slot {slot} (in, {'even' if slot == 0 else 'odd'} tiles)"
+        return f"DMA slot {slot} (out)"
     if unit == "dram":
         ch = cfg.get("dram", {}).get("channels", "?")
         return f"DRAM ({ch} channels, interleaved)"
@@ -127,7 +133,7 @@ def export_perfetto(trace: Trace, out: str | Path, layer=None, phases=None, hw_u
                 if (u, s, ln) in tids:
                     continue
                 tid = tids[(u, s, ln)] = len(tids) + 1
-                name = track_name(trace, units[u], s, cfg) + (f" [lane {ln + 1}]" if ln else "")
+                name = track_name(units[u], s, cfg) + (f" [lane {ln + 1}]" if ln else "")
                 counts["tracks"] += 1
                 counts["extra_lanes"] += bool(ln)
                 lines.append(json.dumps({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid,
@@ -137,8 +143,8 @@ def export_perfetto(trace: Trace, out: str | Path, layer=None, phases=None, hw_u
             t0 = np.rint(rows["t_start_cycles"] * ns_per_cycle).astype(np.int64)
             t1 = np.rint(rows["t_end_cycles"] * ns_per_cycle).astype(np.int64)
             ts, dur = _us(t0), _us(t1 - t0)
-            for i, r in enumerate(rows.tolist()):
-                (c0, c1, u, s, lid, ph, op, tc, nbytes, addr, stall, is_write) = r
+            cols = [rows[f].tolist() for f in _SLICE_FIELDS]
+            for i, (c0, c1, u, s, lid, ph, op, tc, nbytes, addr, stall, is_write) in enumerate(zip(*cols)):
                 tid = tids[(u, s, int(lane[i]))]
                 label = f"{names.get(lid, lid)}/{schema.PHASES[ph]}/{schema.OPS[op]}"
                 lj = layer_json.get(lid, f'"{lid}"')
@@ -176,6 +182,8 @@ def _format_lines(addr, is_write, cycle, dramsim3, out):
     LoadStoreTrace form ``LD|ST 0x<addr hex>``. Lowercase hex, no leading zeros.
     """
     digits = np.empty(24, np.uint8)
+    read_word = np.array([82, 69, 65, 68], np.uint8)  # READ
+    write_word = np.array([87, 82, 73, 84, 69], np.uint8)  # WRITE
     pos = 0
     for i in range(addr.shape[0]):
         if not dramsim3:
@@ -201,12 +209,10 @@ def _format_lines(addr, is_write, cycle, dramsim3, out):
         if dramsim3:
             out[pos] = 32
             pos += 1
-            if is_write[i]:
-                out[pos:pos + 5] = np.array([87, 82, 73, 84, 69], np.uint8)  # WRITE
-                pos += 5
-            else:
-                out[pos:pos + 4] = np.array([82, 69, 65, 68], np.uint8)  # READ
-                pos += 4
+            word = write_word if is_write[i] else read_word
+            for j in range(word.shape[0]):
+                out[pos + j] = word[j]
+            pos += word.shape[0]
             out[pos] = 32
             pos += 1
             c = cycle[i]
@@ -285,7 +291,7 @@ def export_dram(trace: Trace, out: str | Path, fmt: str = "dramsim3", layer=None
             rows = rows[np.argsort(rows["t_start_cycles"], kind="stable")]
             counts["transfers"] += len(rows)
             counts["bytes"] += int(rows["bytes"].sum())
-            for addr, w, cyc in dram_requests(rows, burst, ratio):
+            for addr, w, cyc in dram_requests(rows, burst, ratio, REQUEST_BATCH):
                 low = cyc < np.maximum.accumulate(np.r_[last, cyc])[:-1]
                 if low.any():
                     counts["reordered"] += int(low.sum())
@@ -302,6 +308,7 @@ def export_dram(trace: Trace, out: str | Path, fmt: str = "dramsim3", layer=None
 def dram_summary_line(counts: dict, fmt: str) -> str:
     mib = counts["bytes"] / (1 << 20)
     return (f"{counts['requests']:,} {counts['burst_bytes']}-byte requests ({counts['read_requests']:,} read, "
-            f"{counts['write_requests']:,} write; {mib:.1f} MiB in {counts['transfers']:,} transfers) over "
-            f"{counts['last_dram_cycle']:,} DRAM cycles at {counts['dram_clock_mhz']:g} MHz, {fmt} format"
-            + (f"; {counts['no_address']} transfers without an address skipped" if counts["no_address"] else ""))
+            f"{counts['write_requests']:,} write; {mib:.1f} MiB in {counts['transfers']:,} transfers) up to "
+            f"DRAM cycle {counts['last_dram_cycle']:,} at {counts['dram_clock_mhz']:g} MHz, {fmt} format"
+            + (f"; {counts['no_address']} transfers without an address skipped" if counts["no_address"] else "")
+            + (f"; {counts['reordered']} requests delayed to keep time order" if counts["reordered"] else ""))
