@@ -188,6 +188,8 @@ def test_int8_keeps_values_on_the_scale_grid():
     scale = float(x.abs().max()) / 127
     q = stored / scale
     assert torch.allclose(q, q.round(), atol=1e-3) and q.min() >= -128.01 and q.max() <= 127.01
+    diverged = torch.tensor([1.0, float("inf"), -2.0])
+    assert torch.equal(FORMATS["int8"].store(diverged, None), diverged)  # no int8 code for Inf: kept
 
 
 def test_unknown_format_is_a_user_error():

@@ -1,0 +1,93 @@
+"""Cost of bit-error injection in the training replay: baseline step vs injected step.
+
+Times `workloads.train.train_step` on the same batch for the baseline (the storage format, no
+flips) and for runs with every layer and tensor class at a bit error probability P, alternating
+baseline and injected steps so that load from other processes hits both alike. Before every step the
+parameters and optimizer state are reset (untimed), so accumulated flips cannot change the work.
+Reports the median step time of each and the ratio (steps whose loss turned non-finite skip the
+backward pass and are left out); a plain PyTorch step (no hooks, fp32) is the
+reference for what the storage format itself costs.
+
+    python benchmarks/bench_replay.py [--model resnet18] [--steps 30] [--format bf16] [--p 1e-9 1e-7 1e-6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import statistics
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from workloads import data, faults, train
+
+
+def _setup(settings: train.TrainSettings, dataset: data.Dataset, p: float):
+    generator = torch.Generator().manual_seed(settings.seed)
+    model = train.build_model(settings, dataset, generator)
+    params = faults.parameter_layers(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+    probs = {(layer, cls): p for layer in train.model_layers(model) for cls in faults.INJECT_CLASSES} if p else {}
+    injector = faults.Injector(faults.storage_format(settings.fmt), probs, np.random.default_rng(1))
+    pristine = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()))
+    return model, params, optimizer, injector, pristine
+
+
+def _timed_steps(setups: dict, x: torch.Tensor, y: torch.Tensor, steps: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {k: [] for k in setups}
+    skipped: dict[str, list[float]] = {k: [] for k in setups}
+    for _ in range(steps):
+        for key, (model, params, optimizer, injector, pristine) in setups.items():
+            if key == "plain":
+                t0 = time.perf_counter()
+                loss = F.cross_entropy(model(x), y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                times[key].append(time.perf_counter() - t0)
+                continue
+            model.load_state_dict(pristine[0])
+            optimizer.load_state_dict(pristine[1])
+            with injector.attached(model):
+                t0 = time.perf_counter()
+                loss, _ = train.train_step(model, injector, params, optimizer, x, y)
+                elapsed = time.perf_counter() - t0
+            # a non-finite loss skips the backward pass: such a step is not comparable
+            (times[key] if math.isfinite(loss) else skipped[key]).append(elapsed)
+    return times, {k: len(v) for k, v in skipped.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="resnet18")
+    ap.add_argument("--format", dest="fmt", default="bf16")
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--p", type=float, nargs="+", default=[1e-9, 1e-7, 1e-6])
+    args = ap.parse_args()
+    dataset = data.load_digits()
+    settings = train.TrainSettings(model=args.model, fmt=args.fmt).resolved()
+    x, y, _, _ = train.dataset_tensors(dataset, settings.input_size)
+    x, y = faults.storage_format(args.fmt).store(x[:args.batch_size], None), y[:args.batch_size]
+    setups = {"plain": _setup(replace(settings, fmt="fp32"), dataset, 0.0), "baseline": _setup(settings, dataset, 0.0)}
+    for p in args.p:
+        setups[f"p={p:g}"] = _setup(settings, dataset, p)
+    _timed_steps(setups, x, y, 3)  # warm-up
+    times, skipped = _timed_steps(setups, x, y, args.steps)
+    base = statistics.median(times["baseline"])
+    print(f"{args.model} width {settings.width:g} input {settings.input_size} batch {args.batch_size}, "
+          f"{args.fmt}, {args.steps} steps, {torch.get_num_threads()} threads")
+    for key, t in times.items():
+        med = statistics.median(t) if t else math.nan
+        flips = sum(setups[key][3].flips.values()) / (args.steps + 3)
+        print(f"  {key:10s} median {med * 1e3:7.2f} ms  x{med / base:5.2f} of baseline  "
+              f"{flips:8.1f} flips/step  {skipped[key]} steps with a non-finite loss left out")
+
+
+if __name__ == "__main__":
+    main()
