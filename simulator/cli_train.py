@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import numpy as np
 import yaml
 
 from models.errors import UserError
+from simulator.fileio import atomic_output
 from simulator import schema
 
 DEFAULT_FORMAT = "bf16"
@@ -177,18 +176,11 @@ def write_results(path: str | Path, results: dict) -> Path:
     """Write ``results`` as JSON (.json) or HDF5 (.h5, .hdf5), under a temporary name, then rename."""
     path = check_out(path)
     suffix = path.suffix.lower()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         if suffix == ".json":
             Path(tmp).write_text(json.dumps(_json_safe(results), indent=1) + "\n")
         else:
             _write_h5(tmp, results)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -6,14 +6,13 @@ failed run never leaves a half-written file.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from simulator import schema
+from simulator.fileio import atomic_output
 from simulator.trace import build_timeline_index
 
 TIMELINE_CHUNK_ROWS = 65536
@@ -22,9 +21,7 @@ TIMELINE_CHUNK_ROWS = 65536
 def write_run(path: str | Path, result) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["schema_version"] = schema.SCHEMA_VERSION
             f.attrs["simulator_version"] = result.simulator_version
@@ -47,12 +44,4 @@ def write_run(path: str | Path, result) -> Path:
             f["timeline"].attrs["time_unit"] = "cycles"
             f["timeline"].attrs["hw_units"] = f.attrs["hw_units"]
             f.create_dataset("timeline_index", data=build_timeline_index(tl, TIMELINE_CHUNK_ROWS))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

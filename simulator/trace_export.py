@@ -8,8 +8,6 @@ they go, to a temporary name in the target folder renamed when complete.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from numba import njit
 
 from models.errors import UserError
 from simulator import schema
+from simulator.fileio import atomic_output
 from simulator.trace import NO_STALL_CODE, STALL_NAMES, Trace
 
 DRAM_FORMATS = ("dramsim3", "ramulator")
@@ -32,18 +31,8 @@ def _atomic_text(path: str | Path, what: str):
     path = Path(path)
     if not path.parent.is_dir():
         raise UserError(f"{what} {path}: folder {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; outputs get the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        yield fh
 
 
 # ---------------------------------------------------------------------------------- Perfetto
