@@ -53,6 +53,7 @@ class Engine:
         self.op_timing: list[OpTiming] = []
         self.events = 0
         self.end_cycles = 0
+        self._unit_access: dict[tuple[str, str], list[int]] = {}  # the current op's unit accesses
 
     def run(self) -> int:
         self.env.process(self._step())
@@ -117,6 +118,7 @@ class Engine:
         op = p.op
         row = self.ledger.row(op.layer, op.layer_id, op.op, op.phase)
         self.ledger.compute_energy(row, op.macs, op.vector_elem_ops)
+        self._unit_access = {}
         t_op = int(env.now)
         n = len(p.tiles)
         ready = [env.event() for _ in range(n)]
@@ -153,6 +155,8 @@ class Engine:
             self.ledger.add_stalls(row, {"dram": int(env.now) - t_tail})
             self.tracer.slice(t_tail, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
         self.ledger.leakage(row, int(env.now) - t_op)
+        for (name, tclass), (rb, wb, rw, ww) in self._unit_access.items():
+            self.ledger.spm_access(row, self.cfg.memories[name], tclass, rb, wb, rw, ww)
 
     def _dma_in(self, p: OpPlan, row: OpRow, ready, slots, pre_ready):
         env = self.env
@@ -202,12 +206,8 @@ class Engine:
     def _tile(self, row: OpRow, unit: str, tile, t0: int) -> int:
         ideal_end = t0 + tile.ideal_cycles
         e_w = e_r = e_nc = e = t0
-        mems = set(k[0] for k in tile.spm_reads) | set(k[0] for k in tile.spm_writes)
-        cfg_mems = self.cfg.memories
-        for name in mems:
+        for name, rb, wb in tile.per_memory:
             spm = self.spm[name]
-            rb = sum(v for k, v in tile.spm_reads.items() if k[0] == name)
-            wb = sum(v for k, v in tile.spm_writes.items() if k[0] == name)
             r_dem, w_dem = spm.read_demand(rb), spm.write_demand(wb)
             hidden = spm.write_hidden(wb)
             lat = spm.read_latency if r_dem else 0
@@ -219,10 +219,15 @@ class Engine:
             if res.end > res.start:
                 self.tracer.slice(res.start, res.end, name, 0, row.layer_id, row.phase, row.op, "none", rb + wb,
                                   is_write=int(wb > 0))
+        acc = self._unit_access
         for (name, tclass), nbytes in tile.spm_reads.items():
-            self.ledger.spm_access(row, cfg_mems[name], tclass, nbytes, 0)
+            a = acc.setdefault((name, tclass), [0, 0, 0, 0])
+            a[0] += nbytes
+            a[2] += -(-nbytes // self.spm[name].word_bytes)
         for (name, tclass), nbytes in tile.spm_writes.items():
-            self.ledger.spm_access(row, cfg_mems[name], tclass, 0, nbytes)
+            a = acc.setdefault((name, tclass), [0, 0, 0, 0])
+            a[1] += nbytes
+            a[3] += -(-nbytes // self.spm[name].word_bytes)
         end = max(ideal_end, e)
         spm_write = max(0, e_w - ideal_end)
         spm_read = max(0, e_r - max(ideal_end, e_w))

@@ -61,6 +61,13 @@ class Tile:
     ideal_cycles: int
     stream_cycles: int
     folds: int = 0
+    # (memory, read bytes, write bytes) per memory the unit touches, in name order
+    per_memory: tuple[tuple[str, int, int], ...] = field(init=False, default=())
+
+    def __post_init__(self):
+        names = sorted({k[0] for k in self.spm_reads} | {k[0] for k in self.spm_writes})
+        self.per_memory = tuple((n, sum(v for k, v in self.spm_reads.items() if k[0] == n),
+                                 sum(v for k, v in self.spm_writes.items() if k[0] == n)) for n in names)
 
 
 @dataclass
@@ -160,6 +167,11 @@ def box_bytes(nbytes: int, dims: tuple[int, ...], lo: tuple[int, ...], hi: tuple
     total = 1
     for d in dims:
         total *= d
+    if nbytes % total == 0:  # whole bytes per element: no rounding to spread
+        vol = 1
+        for a, b in zip(lo, hi):
+            vol *= b - a
+        return nbytes // total * vol
     acc = 0
     n = len(dims)
     for corner in range(1 << n):

@@ -60,17 +60,20 @@ class Ledger:
         row.energy[component] += pj
         self.energy[(row.layer_id, row.phase, tclass, memory, component)] += pj
 
-    def spm_access(self, row: OpRow, mem: MemoryConfig, tclass: str, read_bytes: int, write_bytes: int) -> None:
+    def spm_access(self, row: OpRow, mem: MemoryConfig, tclass: str, read_bytes: int, write_bytes: int,
+                   read_words: int | None = None, write_words: int | None = None) -> None:
+        """Bytes the unit or DMA moved in ``mem``; ``*_words``: word accesses when the bytes were
+        several transfers, each rounded up to whole words (default: one transfer)."""
         if not (read_bytes or write_bytes):
             return
         t = self.traffic[(row.layer_id, row.phase, tclass, mem.name)]
         t[0] += read_bytes
         t[1] += write_bytes
         if read_bytes:
-            words = math.ceil(read_bytes / mem.word_bytes)
+            words = read_words if read_words is not None else math.ceil(read_bytes / mem.word_bytes)
             self._energy(row, tclass, mem.name, "spm_read", words * mem.read_energy_pj)
         if write_bytes:
-            words = math.ceil(write_bytes / mem.word_bytes)
+            words = write_words if write_words is not None else math.ceil(write_bytes / mem.word_bytes)
             if mem.differential_write and mem.write_energy_pj_per_switched_bit:
                 pj = words * mem.write_energy_pj_fixed + write_bytes * 8 * SWITCH_FRACTION * mem.write_energy_pj_per_switched_bit
             else:
