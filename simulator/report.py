@@ -177,27 +177,27 @@ def render_errors(result, console: Console) -> None:
 
 
 def render_compare(results, console: Console | None = None) -> None:
-    console = console or make_console()
+    """Several runs of one workload side by side; every cell after the first shows its ratio to the
+    first run's value."""
     from pathlib import Path
 
-    names = [Path(r.config.source).name for r in results]
+    console = console or make_console()
+    names = [Path(r.config.source).stem for r in results]
     if len(set(names)) < len(names):
         names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
     for n, r in zip(names, results):
         console.print(f"{n} = {r.config.source}")
-    t = table(f"{results[0].workload}: configs side by side (ratio to the first)")
-    t.add_column("metric")
-    for i, n in enumerate(names):
+    t = table(f"{results[0].workload}: side by side (ratio to {names[0]})")
+    t.add_column("metric", no_wrap=True)
+    for n in names:
         t.add_column(n, justify="right")
-        if i:
-            t.add_column("ratio", justify="right")
 
     def add(label, values, fmt):
-        cells = []
-        for i, v in enumerate(values):
-            cells.append(fmt(v))
-            if i:
-                cells.append(f"{v / values[0]:.2f}x" if values[0] else ("=" if v == 0 else "new"))
+        cells = [fmt(values[0])]
+        for v in values[1:]:
+            r = v / values[0] if values[0] else None
+            ratio = ("=" if v == 0 else "new") if r is None else (f"{r:,.0f}x" if r >= 100 else f"{r:.2f}x")
+            cells.append(f"{fmt(v)} ({ratio})")
         t.add_row(label, *cells)
 
     sums = [r.summary() for r in results]
