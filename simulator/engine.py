@@ -86,8 +86,8 @@ class Engine:
         if x.to_dram:
             if x.memory != DIRECT:
                 spm = self.spm[x.memory]
-                r = spm.reserve(t, spm.read_demand(x.nbytes))
-                self.tracer.slice(r.start, r.end, x.memory, 0, row.layer_id, row.phase, op, x.tclass, x.nbytes)
+                r = spm.reserve(t, spm.read_demand(x.nbytes), int(self.env.now))
+                self._bank_slices(x.memory, r, row, x.tclass, x.nbytes, 0)
                 self.ledger.spm_access(row, self.cfg.memories[x.memory], x.tclass, x.nbytes, 0)
                 t = r.start + spm.read_latency
             s, e, done = self.dram.transfer(t, x.nbytes)
@@ -100,9 +100,8 @@ class Engine:
             dram_done = done
             if x.memory != DIRECT:
                 spm = self.spm[x.memory]
-                r = spm.reserve(s + self.dram.latency, spm.write_demand(x.nbytes))
-                self.tracer.slice(r.start, r.end, x.memory, 0, row.layer_id, row.phase, op, x.tclass, x.nbytes,
-                                  is_write=1)
+                r = spm.reserve(s + self.dram.latency, spm.write_demand(x.nbytes), int(self.env.now))
+                self._bank_slices(x.memory, r, row, x.tclass, x.nbytes, 1)
                 self.ledger.spm_access(row, self.cfg.memories[x.memory], x.tclass, 0, x.nbytes)
                 done = max(done, r.end + spm.write_latency)
             self.ledger.dram_access(row, x.tclass, x.nbytes, 0)
@@ -191,6 +190,12 @@ class Engine:
             yield self.env.timeout(done - t)
         slots.put(1)
 
+    def _bank_slices(self, memory: str, res, row: OpRow, tclass: str, nbytes: int, is_write: int) -> None:
+        """One slice per stretch of bank time a reservation got; its bytes go with the first."""
+        for k, (a, b) in enumerate(res.pieces):
+            self.tracer.slice(a, b, memory, 0, row.layer_id, row.phase, row.op, tclass, nbytes if k == 0 else 0,
+                              is_write=is_write)
+
     def _wait_stalls(self, row: OpRow, unit: str, t_free: int, t0: int, dram_done: int) -> None:
         if t0 <= t_free:
             return
@@ -211,14 +216,12 @@ class Engine:
             r_dem, w_dem = spm.read_demand(rb), spm.write_demand(wb)
             hidden = spm.write_hidden(wb)
             lat = spm.read_latency if r_dem else 0
-            res = spm.reserve(t0, r_dem + w_dem)
+            res = spm.reserve(t0, r_dem + w_dem, t0)
             e_w = max(e_w, t0 + w_dem - hidden)
             e_r = max(e_r, t0 + r_dem + lat)
             e_nc = max(e_nc, t0 + r_dem + w_dem - hidden + lat)
             e = max(e, res.end - hidden + lat)
-            if res.end > res.start:
-                self.tracer.slice(res.start, res.end, name, 0, row.layer_id, row.phase, row.op, "none", rb + wb,
-                                  is_write=int(wb > 0))
+            self._bank_slices(name, res, row, "none", rb + wb, int(wb > 0))
         acc = self._unit_access
         for (name, tclass), nbytes in tile.spm_reads.items():
             a = acc.setdefault((name, tclass), [0, 0, 0, 0])

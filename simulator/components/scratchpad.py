@@ -3,10 +3,15 @@
 Accesses are interleaved over all banks (word-interleaved addresses), so the banks act as one
 group: a transfer of B bytes needs ceil(ceil(B / word_bytes) / banks) word slots on every bank, a
 read slot keeps a bank busy ``read_ii`` cycles and a write slot ``write_occ`` cycles (an MRAM write
-holds its bank for the whole pulse: it is not pipelined). Transfers are served in arrival order:
-a transfer that arrives while earlier ones still hold the banks starts when they are done; that
-wait is the ``bank_conflict`` the arriving stream sees. Bank time is conserved, so concurrent
-streams slow each other down exactly when their summed demand exceeds the banks' capacity.
+holds its bank for the whole pulse: it is not pipelined).
+
+Each transfer reserves bank time when it is issued (a DMA transfer may be issued for the future:
+its data arrives after the DRAM latency). It takes the idle bank time from its request cycle on
+until its demand is served, so a later request fills the gaps that earlier reservations left and
+waits only where the banks are really held; that wait is the ``bank_conflict`` the requester sees.
+Bank time is conserved, so concurrent streams slow each other down exactly when their summed demand
+exceeds the banks' capacity.
+
 Read latency is added to the time the last word is available; write latency is hidden by the
 write path, and a write buffer of ``write_buffer_words`` lets the writer move on before that many
 words have drained (the banks stay busy).
@@ -25,6 +30,7 @@ from simulator.mapping import ceil_div
 class Reservation:
     start: int
     end: int
+    pieces: tuple[tuple[int, int], ...] = ()
 
 
 class Scratchpad:
@@ -40,7 +46,7 @@ class Scratchpad:
         self.read_latency = 0 if ideal else to_cycles(cfg.read_latency_ns)
         self.write_latency = 0 if ideal else to_cycles(cfg.write_latency_ns)
         self.write_buffer_slots = 0 if ideal else cfg.write_buffer_words // cfg.banks
-        self.next_free = 0
+        self.busy: list[tuple[int, int]] = []  # disjoint reserved intervals, in time order
         self.busy_cycles = 0
 
     def slots(self, nbytes: int) -> int:
@@ -56,10 +62,38 @@ class Scratchpad:
         """Cycles of write occupancy the write buffer lets the writer skip waiting for."""
         return min(self.slots(nbytes), self.write_buffer_slots) * self.write_occ
 
-    def reserve(self, t: int, demand: int) -> Reservation:
-        start = max(t, self.next_free)
-        end = start + demand
-        if demand:
-            self.next_free = end
-            self.busy_cycles += demand
-        return Reservation(start, end)
+    def reserve(self, t: int, demand: int, now: int | None = None) -> Reservation:
+        """Serve ``demand`` bank cycles from cycle ``t`` on in the idle time left by earlier
+        reservations. ``now``: the current cycle (no request starts earlier, so busy time before it
+        is forgotten)."""
+        if not demand:
+            return Reservation(t, t)
+        busy = self.busy
+        horizon = t if now is None else now
+        drop = 0
+        while drop < len(busy) and busy[drop][1] <= horizon:
+            drop += 1
+        if drop:
+            del busy[:drop]
+        pieces: list[tuple[int, int]] = []
+        remaining, cur, j = demand, t, 0
+        while j < len(busy) and busy[j][1] <= cur:
+            j += 1
+        while remaining:
+            if j < len(busy) and busy[j][0] <= cur:
+                cur = busy[j][1]
+                j += 1
+                continue
+            take = remaining if j == len(busy) else min(remaining, busy[j][0] - cur)
+            pieces.append((cur, cur + take))
+            remaining -= take
+            cur += take
+        merged: list[list[int]] = []
+        for a, b in sorted(busy + pieces):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.busy = [(a, b) for a, b in merged]
+        self.busy_cycles += demand
+        return Reservation(pieces[0][0], pieces[-1][1], tuple(pieces))
