@@ -15,8 +15,9 @@ Rules (documented in the README's model section):
   with the least DRAM traffic that fits the staging buffers (ties: fewer tiles). A larger staging
   buffer only adds candidates, so it never shows more tiling traffic.
 - Partial sums across K (more than one K-fold or K-tile) are fp32 and accumulate in the
-  ``accumulator`` memory if the config names one and the output tile fits half of it, else by
-  read-modify-write in the output's memory.
+  ``accumulator`` memory if the config names one: the tiler only considers tiles whose partial sums
+  fit it, unless no such tile fits the staging buffers; otherwise they are read-modify-written in
+  the output's memory.
 - Weights and optimizer state start in DRAM and end there (dirty resident copies are written back
   at the end of the step); the network input and any error nobody produced start in DRAM.
 """
