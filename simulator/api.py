@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from importlib.metadata import version
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from simulator.workload_source import resolve
 from workloads.layers import LayerTrace
 from workloads.phases import expand
 
-SIMULATOR_VERSION = "0.1.0"
+SIMULATOR_VERSION = version("mramsim")
 RUNS_DIR = REPO_ROOT / "traces" / "runs"
 
 

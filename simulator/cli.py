@@ -82,11 +82,10 @@ def _cmd_workload(args) -> int:
     if args.out and not Path(args.out).parent.exists():
         raise UserError(f"--out {args.out}: folder {Path(args.out).parent} does not exist")
     if args.dry_run:
+        from simulator.placement import Planner
         from workloads.phases import expand
 
         ops = expand(trace, cfg.training.batch, cfg.array.precision, cfg.training.optimizer, phases)
-        from simulator.placement import Planner
-
         Planner(cfg, args.ideal_memory).plan(ops)
         print(f"ok: {cfg.source} and {trace.workload} ({len(trace.layers)} layers, {len(ops)} ops) are valid")
         return 0

@@ -29,6 +29,11 @@ FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "writ
 ENGINE_KEYS = ("write_buffer_words",)
 
 
+def ns_to_cycles(ns: float, clock_ghz: float) -> int:
+    """Whole accelerator cycles covering ``ns`` (the one ns -> cycles conversion: ceil)."""
+    return max(0, math.ceil(ns * clock_ghz - 1e-9))
+
+
 @dataclass(frozen=True)
 class ArrayConfig:
     rows: int
@@ -113,9 +118,6 @@ class Config:
     energy: EnergyConfig
     source: str = ""
     resolved: dict = field(default_factory=dict)
-
-    def ns_to_cycles(self, ns: float) -> int:
-        return max(0, math.ceil(ns * self.clock_ghz - 1e-9))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.resolved, sort_keys=False)

@@ -52,14 +52,12 @@ class Engine:
         self.dram = Dram(cfg.dram, cfg.clock_ghz, ideal_memory)
         self.op_timing: list[OpTiming] = []
         self.events = 0
-        self.end_cycles = 0
         self._unit_access: dict[tuple[str, str], list[int]] = {}  # the current op's unit accesses
 
     def run(self) -> int:
         self.env.process(self._step())
         self.env.run()
-        self.end_cycles = int(self.env.now)
-        return self.end_cycles
+        return int(self.env.now)
 
     # ------------------------------------------------------------------------------------------
     def _step(self):

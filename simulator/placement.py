@@ -61,7 +61,6 @@ class Tile:
     spm_writes: dict[tuple[str, str], int]
     ideal_cycles: int
     stream_cycles: int
-    folds: int = 0
     # (memory, read bytes, write bytes) per memory the unit touches, in name order
     per_memory: tuple[tuple[str, int, int], ...] = field(init=False, default=())
 
@@ -77,7 +76,6 @@ class OpPlan:
     pre: list[Transfer] = field(default_factory=list)
     tiles: list[Tile] = field(default_factory=list)
     resident: dict[str, bool] = field(default_factory=dict)
-    tiling: tuple = ()
 
 
 @dataclass
@@ -317,7 +315,6 @@ class Planner:
         else:
             choice = self._choose_gemm_tiling(plan, a, b, y, M, K, N, G)
         mt, kt, nt, gt, order = choice
-        plan.tiling = choice
         nm, nk, nn, ng = ceil_div(M, mt), ceil_div(K, kt), ceil_div(N, nt), ceil_div(G, gt)
         sa, sb, sy = self._streamed(plan, a), self._streamed(plan, b), self._streamed(plan, y)
         mem_a, mem_b, mem_y = (self.mem_of(o.tclass) for o in (a, b, y))
@@ -383,7 +380,7 @@ class Planner:
                         loads.append(self._xfer(y, mem_y, nbytes, False, idx, nm * nn * ng))
                     writebacks.append(self._xfer(y, mem_y, nbytes, True, idx, nm * nn * ng))
                 plan.tiles.append(Tile(loads, writebacks, dict(reads), dict(writes),
-                                       w.ideal_cycles * g_sz, w.stream_cycles * g_sz, w.folds * g_sz))
+                                       w.ideal_cycles * g_sz, w.stream_cycles * g_sz))
 
     def _xfer(self, o: Operand, mem: str, nbytes: int, to_dram: bool, idx: int, n: int) -> Transfer:
         base = self.addr[o.tensor]

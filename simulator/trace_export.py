@@ -163,6 +163,22 @@ def export_perfetto(trace: Trace, out: str | Path, layer=None, phases=None, hw_u
 
 
 @njit(cache=True)
+def _write_int(out, pos, value, base, digits):
+    """Write non-negative ``value`` in ``base`` (10 or 16, lowercase) at ``out[pos:]``; return the new pos."""
+    n = 0
+    while True:
+        d = value % base
+        digits[n] = 48 + d if d < 10 else 87 + d
+        value //= base
+        n += 1
+        if value == 0:
+            break
+    for j in range(n):
+        out[pos + j] = digits[n - 1 - j]
+    return pos + n
+
+
+@njit(cache=True)
 def _format_lines(addr, is_write, cycle, dramsim3, out):
     """Write one text line per request into ``out`` (uint8), return the bytes used.
 
@@ -183,18 +199,7 @@ def _format_lines(addr, is_write, cycle, dramsim3, out):
         out[pos] = 48  # 0
         out[pos + 1] = 120  # x
         pos += 2
-        a = addr[i]
-        n = 0
-        while True:
-            d = a & 15
-            digits[n] = 48 + d if d < 10 else 87 + d
-            a >>= 4
-            n += 1
-            if a == 0:
-                break
-        for j in range(n):
-            out[pos + j] = digits[n - 1 - j]
-        pos += n
+        pos = _write_int(out, pos, addr[i], 16, digits)
         if dramsim3:
             out[pos] = 32
             pos += 1
@@ -204,17 +209,7 @@ def _format_lines(addr, is_write, cycle, dramsim3, out):
             pos += word.shape[0]
             out[pos] = 32
             pos += 1
-            c = cycle[i]
-            n = 0
-            while True:
-                digits[n] = 48 + c % 10
-                c //= 10
-                n += 1
-                if c == 0:
-                    break
-            for j in range(n):
-                out[pos + j] = digits[n - 1 - j]
-            pos += n
+            pos = _write_int(out, pos, cycle[i], 10, digits)
         out[pos] = 10
         pos += 1
     return pos

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 
-from simulator.config import DramConfig
-from simulator.mapping import ceil_div
+from simulator.config import DramConfig, ns_to_cycles
 
 
 class Dram:
@@ -20,7 +19,7 @@ class Dram:
         self.ideal = ideal
         # GB/s divided by Gcycle/s is bytes per cycle
         self.bytes_per_cycle = cfg.channels * cfg.bandwidth_gbps / clock_ghz
-        self.latency = 0 if ideal else math.ceil(cfg.latency_ns * clock_ghz - 1e-9)
+        self.latency = 0 if ideal else ns_to_cycles(cfg.latency_ns, clock_ghz)
         self.next_free = 0
         self.busy_cycles = 0
 
@@ -38,6 +37,3 @@ class Dram:
             self.next_free = end
             self.busy_cycles += occ
         return start, end, end + (self.latency if occ else 0)
-
-    def bursts(self, nbytes: int) -> int:
-        return ceil_div(nbytes, self.cfg.burst_bytes)

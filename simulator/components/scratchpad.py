@@ -19,10 +19,9 @@ words have drained (the banks stay busy).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from simulator.config import MemoryConfig
+from simulator.config import MemoryConfig, ns_to_cycles
 from simulator.mapping import ceil_div
 
 
@@ -40,7 +39,7 @@ class Scratchpad:
         self.ideal = ideal
         self.word_bytes = cfg.word_bytes
         self.banks = cfg.banks
-        to_cycles = lambda ns: max(0, math.ceil(ns * clock_ghz - 1e-9))  # noqa: E731
+        to_cycles = lambda ns: ns_to_cycles(ns, clock_ghz)  # noqa: E731
         self.read_ii = 0 if ideal else max(1, to_cycles(cfg.read_occupancy_ns))
         self.write_occ = 0 if ideal else max(1, to_cycles(cfg.write_occupancy_ns))
         self.read_latency = 0 if ideal else to_cycles(cfg.read_latency_ns)
