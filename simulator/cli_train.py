@@ -21,6 +21,7 @@ import yaml
 from models.errors import UserError
 from simulator.fileio import atomic_output
 from simulator import schema
+from workloads import optimizers
 
 DEFAULT_FORMAT = "bf16"
 # the classes workloads.faults injects (it imports torch, so it is not imported here)
@@ -44,7 +45,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, help="image side the data is resized to (default: per model)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch (default: 64)")
     p.add_argument("--lr", type=float, default=0.02, help="learning rate (default: 0.02)")
-    p.add_argument("--optimizer", default="sgd", choices=("sgd", "adam"), help="sgd (momentum 0.9, default) or adam")
+    p.add_argument("--optimizer", default=None, choices=optimizers.names(),
+                   help="default: the run's training.optimizer, so the replay trains as the run accounted")
     p.add_argument("--max-batches", type=int, help="train on at most this many batches per epoch")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, batch order and flips (default: 0)")
     p.add_argument("--out", help="results file, .json or .h5 (default: FILE.train.json beside the run)")
@@ -58,8 +60,8 @@ def _decode(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def read_ledger(path: str | Path) -> tuple[str, str | None, list[dict]]:
-    """(workload, array.precision or None, /errors rows as plain dicts with the layer's name)."""
+def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
+    """(workload, the run's resolved config ({} if absent), /errors rows as plain dicts with the layer's name)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--from {path}: no such file")
@@ -72,7 +74,7 @@ def read_ledger(path: str | Path) -> tuple[str, str | None, list[dict]]:
             if name not in f:
                 raise UserError(f"{path}: no /{name} table (not a run file from `python -m simulator workload`)")
         workload = _decode(f.attrs.get("workload", ""))
-        precision = _precision(path, f.attrs.get("config_yaml"))
+        config = _run_config(path, f.attrs.get("config_yaml"))
         layers = f["layers"][()]
         errors = f["errors"][()]
         missing = [c for c, _ in schema.ERRORS_FIELDS if c not in (errors.dtype.names or ())]
@@ -91,18 +93,22 @@ def read_ledger(path: str | Path) -> tuple[str, str | None, list[dict]]:
         rec["tensor_class"] = class_of.get(int(row["tensor_class"]), str(row["tensor_class"]))
         rec["memory"] = _decode(row["memory"])
         records.append(rec)
-    return workload, precision, records
+    return workload, config, records
 
 
-def _precision(path: Path, config_yaml) -> str | None:
+def _run_config(path: Path, config_yaml) -> dict:
     if config_yaml is None:
-        return None
+        return {}
     try:
         cfg = yaml.safe_load(_decode(config_yaml))
     except yaml.YAMLError:
         raise UserError(f"{path}: root attribute config_yaml is not valid YAML") from None
-    precision = (cfg.get("array") or {}).get("precision") if isinstance(cfg, dict) else None
-    return None if precision is None else str(precision)
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def _config_value(config: dict, section: str, key: str) -> str | None:
+    value = (config.get(section) or {}).get(key) if isinstance(config.get(section), dict) else None
+    return None if value is None else str(value)
 
 
 # ---------------------------------------------------------------- results
@@ -221,7 +227,8 @@ def run(args) -> int:
 
     inject = faults.parse_classes(args.inject)
     overrides = faults.parse_ber(args.ber)
-    workload, precision, records = read_ledger(args.source)
+    workload, run_config, records = read_ledger(args.source)
+    precision = _config_value(run_config, "array", "precision")
     ledger = faults.bit_error_probabilities(records, source=f"{args.source}: /errors")
     model_name = args.model or workload
     if not model_name:
@@ -232,7 +239,8 @@ def run(args) -> int:
     out = check_out(args.out if args.out else Path(args.source).with_suffix(".train.json"))
     settings = train.TrainSettings(model=model_name, width=args.width, input_size=args.input_size,
                                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                   optimizer=args.optimizer, fmt=fmt, seed=args.seed,
+                                   optimizer=args.optimizer or _config_value(run_config, "training", "optimizer")
+                                   or train.TrainSettings.optimizer, fmt=fmt, seed=args.seed,
                                    max_batches=args.max_batches).resolved()
     dataset = data.load_dataset(args.data)
     model = train.build_model(settings, dataset)

@@ -16,13 +16,13 @@ from pathlib import Path
 import yaml
 
 from models.errors import UserError
+from workloads import optimizers
 from simulator import schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
-OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 PLACED_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
 FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
@@ -339,7 +339,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     vector = VectorConfig(lanes=_num(vec, "lanes", "vector", where, 1, 65536, integer=True, default=32))
     tr = _section(doc, "training", where, ("batch", "optimizer"))
     training = TrainingConfig(batch=_num(tr, "batch", "training", where, 1, 1 << 20, integer=True, default=32),
-                              optimizer=_choice(tr, "optimizer", "training", where, OPTIMIZERS, "sgd_momentum"))
+                              optimizer=_choice(tr, "optimizer", "training", where, optimizers.names(), "sgd_momentum"))
     mems = doc.get("memories")
     if not isinstance(mems, dict) or not mems:
         where.fail("memories", mems, "must be a mapping of at least one memory name to its settings")

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workloads import optimizers
 from workloads.layers import NETWORK_INPUT, Layer, LayerTrace
 
 BYTES_PER_ELEMENT = {"bf16": 2, "fp16": 2, "fp32": 4, "int8": 1}
-OPTIMIZER_STATE_COPIES = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
 # Element operations per output element on the vector unit (a lane does one per cycle).
 VECTOR_OPS_PER_ELEMENT = {
     ("batchnorm", "fwd"): 4, ("batchnorm", "bwd_data"): 6, ("batchnorm", "bwd_weight"): 2,
@@ -28,7 +28,6 @@ VECTOR_OPS_PER_ELEMENT = {
     ("add", "fwd"): 1, ("add", "bwd_data"): 1, ("softmax", "fwd"): 5, ("softmax", "bwd_data"): 2,
     ("col2im", "bwd_data"): 1, ("optimizer", "wu"): 0,
 }
-OPTIMIZER_OPS_PER_PARAM = {"sgd": 2, "sgd_momentum": 4, "adam": 12}
 
 
 @dataclass(frozen=True)
@@ -199,9 +198,10 @@ class _Expander:
     def update(self, layer: Layer) -> Op:
         w = self.weight(layer)
         dw = Operand(f"{layer.name}:dw", "weight_gradient", w.nbytes)
-        copies = OPTIMIZER_STATE_COPIES[self.optimizer]
+        kind = optimizers.get(self.optimizer)
+        copies = kind.state_copies
         state = [Operand(f"{layer.name}:opt", "optimizer_state", w.nbytes * copies)] if copies else []
-        elem_ops = layer.weight_elems * OPTIMIZER_OPS_PER_PARAM[self.optimizer]
+        elem_ops = layer.weight_elems * kind.ops_per_param
         return self.op(layer, "wu", "optimizer", [w, dw] + state, [w] + state, elem_ops=elem_ops)
 
 

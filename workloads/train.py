@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.errors import UserError
-from workloads import zoo
+from workloads import optimizers, zoo
 from workloads.data import Dataset
 from workloads.faults import (INJECT_CLASSES, LAYERS_WITHOUT_MODULE, Injector, parameter_layers, storage_format,
                               storage_modules)
@@ -36,7 +36,6 @@ from workloads.faults import (INJECT_CLASSES, LAYERS_WITHOUT_MODULE, Injector, p
 # (width, input size) per model when not given: small enough to train in minutes on two CPU cores.
 DEFAULT_SHAPES = {"resnet18": (0.125, 32), "vgg16": (0.125, 32), "alexnet": (0.125, 64),
                   "mobilenet_v2": (0.25, 32), "tiny_cnn": (1.0, 8), "tiny_resnet": (1.0, 8), "tiny_mlp": (1.0, 8)}
-OPTIMIZERS = ("sgd", "adam")
 _FLIP_SEED = 0x5EED
 _EVAL_BATCH = 256
 
@@ -51,9 +50,8 @@ class TrainSettings:
     epochs: int = 5
     batch_size: int = 64
     lr: float = 0.02
-    momentum: float = 0.9
     weight_decay: float = 5e-4
-    optimizer: str = "sgd"
+    optimizer: str = "sgd_momentum"
     fmt: str = "bf16"
     seed: int = 0
     max_batches: int | None = None
@@ -67,7 +65,7 @@ class TrainSettings:
                   ("--batch-size", out.batch_size, out.batch_size >= 1, "must be >= 1"),
                   ("--lr", out.lr, out.lr > 0, "must be > 0"),
                   ("--max-batches", out.max_batches, out.max_batches is None or out.max_batches >= 1, "must be >= 1"),
-                  ("--optimizer", out.optimizer, out.optimizer in OPTIMIZERS, f"accepted: {', '.join(OPTIMIZERS)}"))
+                  ("--optimizer", out.optimizer, out.optimizer in optimizers.names(), f"accepted: {', '.join(optimizers.names())}"))
         for arg, value, ok, accepted in checks:
             if not ok:
                 raise UserError(f"{arg} {value} ({accepted})")
@@ -157,10 +155,8 @@ def dataset_tensors(dataset: Dataset, input_size: int) -> tuple[torch.Tensor, ..
 
 
 def _optimizer(settings: TrainSettings, model: nn.Module) -> torch.optim.Optimizer:
-    if settings.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                           weight_decay=settings.weight_decay)
+    return optimizers.get(settings.optimizer, "--optimizer").build(model.parameters(), settings.lr,
+                                                                    settings.weight_decay)
 
 
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
