@@ -12,3 +12,10 @@ class UserError(ValueError):
     value and what is accepted, e.g.
     ``configs/x.yaml: memories.spm_act.banks = 12 (must be a power of two)``.
     """
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``value`` as an error message shows it: its repr (a string as is), cut to ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.yamlio import load_yaml_file
 
 GEMM_KINDS = ("conv", "linear", "matmul")
 VECTOR_KINDS = ("batchnorm", "layernorm", "relu", "gelu", "maxpool", "avgpool", "add", "softmax")
@@ -99,21 +100,80 @@ def _layer_to_dict(layer: Layer) -> dict:
     return out
 
 
-def _layer_from_dict(d: dict, where: str) -> Layer:
+# Bounds that keep a run in bounded time and memory; a larger layer is refused, naming the bound.
+MAX_DIM = 1 << 24
+MAX_MACS_PER_SAMPLE = 1 << 40
+MAX_LAYERS = 100_000
+_POSITIVE = ("kh", "kw", "stride", "groups", "rows", "heads")
+_NEEDS = {"conv": ("cin", "cout", "h", "w", "ho", "wo"), "linear": ("cin", "cout"), "matmul": ("m", "k", "n")}
+_INPUTS = {"matmul": (2, 2), "add": (2, 64)}
+
+
+def _int_field(d: dict, name: str, default: int, where: str) -> int:
+    value = d.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UserError(f"{where}.{name} = {shown(value)} (must be an integer)")
+    low = 1 if name in _POSITIVE else 0
+    high = MAX_MACS_PER_SAMPLE if name == "weight_elems" else MAX_DIM
+    if not low <= value <= high:
+        raise UserError(f"{where}.{name} = {shown(value)} (must be from {low} to {high:,})")
+    return value
+
+
+def _shape(d: dict, name: str, where: str) -> tuple[int, ...]:
+    value = d.get(name)
+    if not isinstance(value, list) or not 1 <= len(value) <= 4:
+        raise UserError(f"{where}.{name} = {shown(value)} (must be a list of 1 to 4 positive integers)")
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= MAX_DIM:
+            raise UserError(f"{where}.{name} = {shown(value)} (each size must be an integer from 1 to {MAX_DIM:,})")
+    return tuple(value)
+
+
+def check_geometry(layer: Layer, where: str) -> None:
+    """Refuse a layer whose sizes are inconsistent or beyond the simulated bounds."""
+    for name in _NEEDS.get(layer.kind, ()):
+        if getattr(layer, name) < 1:
+            raise UserError(f"{where}.{name} = {getattr(layer, name)} (a {layer.kind} layer needs it >= 1)")
+    if layer.kind == "conv":
+        for n in ("cin", "cout"):
+            if getattr(layer, n) % layer.groups:
+                raise UserError(f"{where}.groups = {layer.groups} (must divide {n} = {getattr(layer, n)})")
+        for size, k, out, axis in ((layer.h, layer.kh, layer.ho, "ho"), (layer.w, layer.kw, layer.wo, "wo")):
+            span = size + 2 * layer.padding - k
+            expected = span // layer.stride + 1 if span >= 0 else 0
+            if out != expected:
+                raise UserError(f"{where}.{axis} = {out} (input, kernel, padding and stride give {expected})")
+    if layer.is_gemm:
+        m, k, n, count = layer.gemm_mkn()
+        if m * k * n * count > MAX_MACS_PER_SAMPLE:
+            raise UserError(f"{where}: {m * k * n * count:,} MACs per sample (at most {MAX_MACS_PER_SAMPLE:,} "
+                            "are simulated)")
+
+
+def _layer_from_dict(d: object, where: str) -> Layer:
+    if not isinstance(d, dict):
+        raise UserError(f"{where} = {shown(d)} (must be a mapping of layer fields)")
     allowed = {f.name for f in fields(Layer)}
-    unknown = set(d) - allowed
+    unknown = sorted(str(k) for k in set(d) - allowed)
     if unknown:
-        raise UserError(f"{where}: unknown key {sorted(unknown)[0]!r} (accepted: {', '.join(sorted(allowed))})")
+        raise UserError(f"{where}: unknown key {shown(unknown[0])!r} (accepted: {', '.join(sorted(allowed))})")
     if d.get("kind") not in KINDS:
-        raise UserError(f"{where}: kind = {d.get('kind')!r} (accepted: {', '.join(KINDS)})")
-    try:
-        kw = dict(d)
-        kw["inputs"] = tuple(kw["inputs"])
-        kw["in_shape"] = tuple(int(x) for x in kw["in_shape"])
-        kw["out_shape"] = tuple(int(x) for x in kw["out_shape"])
-        return Layer(**kw)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{where}: malformed layer record ({exc})") from None
+        raise UserError(f"{where}.kind = {shown(d.get('kind'))} (accepted: {', '.join(KINDS)})")
+    name, inputs = d.get("name"), d.get("inputs")
+    if not isinstance(name, str) or not name or len(name) > 200 or name == NETWORK_INPUT:
+        raise UserError(f"{where}.name = {shown(name)} (must be a non-empty string of at most 200 characters, "
+                        f"not {NETWORK_INPUT!r})")
+    low, high = _INPUTS.get(d["kind"], (1, 1))
+    if (not isinstance(inputs, list) or not low <= len(inputs) <= high
+            or not all(isinstance(x, str) for x in inputs)):
+        raise UserError(f"{where}.inputs = {shown(inputs)} (a {d['kind']} layer reads {low} to {high} "
+                        "earlier layers, by name)")
+    kw = {f.name: _int_field(d, f.name, f.default, where) for f in fields(Layer) if f.type == "int"}
+    layer = Layer(name=name, kind=d["kind"], inputs=tuple(inputs), in_shape=_shape(d, "in_shape", where),
+                  out_shape=_shape(d, "out_shape", where), **kw)
+    check_geometry(layer, where)
+    return layer
 
 
 def save_trace(trace: LayerTrace, path: str | Path) -> None:
@@ -133,23 +193,26 @@ def save_trace(trace: LayerTrace, path: str | Path) -> None:
 
 def load_trace(path: str | Path) -> LayerTrace:
     path = Path(path)
-    try:
-        doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read layer trace ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    doc = load_yaml_file(path, "a layer trace")
     if not isinstance(doc, dict) or "layers" not in doc:
         raise UserError(f"{path}: not a layer trace (needs keys workload, input_shape, layers)")
-    layers = tuple(_layer_from_dict(d, f"{path}: layers[{i}]") for i, d in enumerate(doc["layers"]))
-    names = [layer.name for layer in layers]
+    unknown = sorted(str(k) for k in doc if k not in ("workload", "input_shape", "layers"))
+    if unknown:
+        raise UserError(f"{path}: unknown key {shown(unknown[0])!r} (accepted: workload, input_shape, layers)")
+    records = doc["layers"]
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_LAYERS:
+        raise UserError(f"{path}: layers = {shown(records)} (must be a list of 1 to {MAX_LAYERS:,} layers)")
+    layers = tuple(_layer_from_dict(d, f"{path}: layers[{i}]") for i, d in enumerate(records))
     seen: set[str] = {NETWORK_INPUT}
     for i, layer in enumerate(layers):
         for src in layer.inputs:
             if src not in seen:
-                raise UserError(f"{path}: layers[{i}].inputs names {src!r}, which is not an earlier layer")
+                raise UserError(f"{path}: layers[{i}].inputs names {shown(src)!r}, which is not an earlier layer")
+        if layer.name in seen:
+            raise UserError(f"{path}: layers[{i}].name = {shown(layer.name)} (layer names must be unique)")
         seen.add(layer.name)
-    if len(set(names)) != len(names):
-        raise UserError(f"{path}: layer names must be unique")
-    return LayerTrace(workload=str(doc.get("workload", path.stem)),
-                      input_shape=tuple(doc.get("input_shape", ())), layers=layers, source=str(path))
+    workload = doc.get("workload", path.stem)
+    if not isinstance(workload, str) or not workload or len(workload) > 200:
+        raise UserError(f"{path}: workload = {shown(workload)} (must be a name of at most 200 characters)")
+    input_shape = _shape(doc, "input_shape", f"{path}: ") if "input_shape" in doc else ()
+    return LayerTrace(workload=workload, input_shape=input_shape, layers=layers, source=str(path))

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.errors import UserError
-from workloads.layers import NETWORK_INPUT, Layer, LayerTrace
+from models.errors import UserError, shown
+from models.yamlio import read_text
+from workloads.layers import MAX_DIM, MAX_LAYERS, NETWORK_INPUT, Layer, LayerTrace, check_geometry
 
 CONV_HEADER = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
                "Num Filter", "Strides")
@@ -35,7 +36,11 @@ def _fields(line: str) -> list[str]:
 
 
 def _positive_int(cell: str) -> int | None:
-    return int(cell) if cell.isascii() and cell.isdigit() and int(cell) > 0 else None
+    if not (cell.isascii() and cell.isdigit()):
+        return None
+    if len(cell) > 18:  # beyond any bound, and int() of thousands of digits is refused by Python
+        return MAX_DIM + 1
+    return int(cell) if int(cell) > 0 else None
 
 
 def _normal(cells: list[str]) -> tuple[str, ...]:
@@ -85,12 +90,7 @@ def _check_dense(cell: str, where: str) -> None:
 def read_topology(path: str | Path) -> LayerTrace:
     """Read a SCALE-Sim topology CSV (conv or GEMM form) into a `LayerTrace` named after the file."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read topology ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a text file (expected a SCALE-Sim topology CSV)") from None
+    lines = read_text(path, "topology (a SCALE-Sim CSV)").splitlines()
     rows = [(i + 1, _fields(line)) for i, line in enumerate(lines) if line.strip()]
     if not rows:
         raise UserError(f"{path}: empty file (expected a SCALE-Sim topology CSV header: "
@@ -101,6 +101,8 @@ def read_topology(path: str | Path) -> LayerTrace:
     names: set[str] = set()
     previous = NETWORK_INPUT
     width = len(columns) + sparsity
+    if len(rows) - 1 > MAX_LAYERS:
+        raise UserError(f"{path}: {len(rows) - 1:,} layers (at most {MAX_LAYERS:,})")
     for lineno, cells in rows[1:]:
         where = f"{path}: line {lineno}"
         if len(cells) != width:
@@ -108,18 +110,22 @@ def read_topology(path: str | Path) -> LayerTrace:
             raise UserError(f"{where}: {len(cells)} fields (expected {width}: {expected})")
         name = cells[0]
         if not name or name == NETWORK_INPUT:
-            raise UserError(f"{where}: layer name {name!r} (must be non-empty and not {NETWORK_INPUT!r})")
+            raise UserError(f"{where}: layer name {shown(name)!r} (must be non-empty and not {NETWORK_INPUT!r})")
         if name in names:
-            raise UserError(f"{where}: layer name {name!r} repeats an earlier line (names must be unique)")
+            raise UserError(f"{where}: layer name {shown(name)!r} repeats an earlier line (names must be unique)")
         values: dict[str, int] = {}
         for column, cell in zip(columns[1:], cells[1:]):
             value = _positive_int(cell)
             if value is None:
-                raise UserError(f"{where}: {column} = {cell!r} (must be a positive integer)")
+                raise UserError(f"{where}: {column} = {shown(cell)!r} (must be a positive integer)")
+            if value > MAX_DIM:
+                raise UserError(f"{where}: {column} = {shown(cell)} (at most {MAX_DIM:,} is simulated)")
             values[column] = value
         if sparsity:
             _check_dense(cells[-1], where)
-        layers.append(make(name, (previous,), values, where))
+        layer = make(name, (previous,), values, where)
+        check_geometry(layer, where)
+        layers.append(layer)
         names.add(name)
         previous = name
     if not layers:
