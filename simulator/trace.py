@@ -242,6 +242,10 @@ class Trace:
         return self._table("errors")
 
     @property
+    def has_errors(self) -> bool:
+        return "errors" in self._f
+
+    @property
     def layer_names(self) -> dict[int, str]:
         lay = self.layers
         return {int(i): str(n) for i, n in zip(lay["layer_id"], lay["layer"])}

@@ -328,7 +328,8 @@ def as_run_result(trace: Trace):
     empty = np.zeros(0)
     cfg = SimpleNamespace(clock_ghz=trace.clock_ghz, source=str(trace.path))
     return RunResult(workload=trace.workload, config=cfg, phases=trace.phases, ideal_memory=trace.ideal_memory,
-                     seed=trace.seed, layers=trace.layers, traffic=empty, energy=empty, errors=empty,
+                     seed=trace.seed, layers=trace.layers, traffic=empty, energy=empty,
+                     errors=trace.errors if trace.has_errors else empty,
                      timeline=empty, total_cycles=trace.total_cycles, hw_units=list(trace.hw_units),
                      wall_seconds=0.0, events=0, tiles=0, path=trace.path)
 

@@ -149,3 +149,12 @@ def test_bad_input_is_one_line_and_exit_2(bad_files, tmp_path, capsys, args, nee
     err = capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_show_prints_the_bit_error_ledger_of_the_file(runs, capsys):
+    _, b = runs
+    assert main(["trace", "show", str(b.path)]) == 0
+    out = capsys.readouterr().out
+    assert "Bit errors by memory and tensor class" in out
+    table = out[out.index("Bit errors by memory and tensor class"):]
+    assert "spm_act" in table and "activation" in table
