@@ -17,13 +17,13 @@ import yaml
 
 from models.errors import UserError
 from workloads import optimizers
-from simulator import schema
+from simulator import mapping, schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
-PLACED_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
+PLACED_CLASSES = schema.PLACED_CLASSES
 FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
 ENGINE_KEYS = ("write_buffer_words",)
@@ -334,7 +334,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     arr = _section(doc, "array", where, ("rows", "cols", "dataflow", "precision"))
     array = ArrayConfig(rows=_num(arr, "rows", "array", where, 1, 4096, integer=True),
                         cols=_num(arr, "cols", "array", where, 1, 4096, integer=True),
-                        dataflow=_choice(arr, "dataflow", "array", where, schema.DATAFLOWS, "ws"),
+                        dataflow=_choice(arr, "dataflow", "array", where, tuple(mapping.DATAFLOWS), "ws"),
                         precision=_choice(arr, "precision", "array", where, schema.PRECISIONS, "bf16"))
     vec = _section(doc, "vector", where, ("lanes",), required=False)
     vector = VectorConfig(lanes=_num(vec, "lanes", "vector", where, 1, 65536, integer=True, default=32))

@@ -19,12 +19,12 @@ from dataclasses import dataclass, fields, replace
 from models import mtj
 from models.errors import UserError
 from models.figures import ArrayFigures
+from models.names import DIRECTIONS
 from models.technologies import calibration as cal
 from models.technologies.base import DeviceSweep, MemorySpec, number, register
 from models.technologies.mram_periphery import MramCell, mram_figures
 
 WER_METHODS = ("fokker_planck", "closed_form")
-DIRECTIONS = ("p2ap", "ap2p")
 MRAM_CELL_F2 = 54.0  # NVSim sample_STTRAM.cell, conservative (80 uA write current)
 
 # Operating point when the config leaves it out. 0.9 V drives 3 Ic0 (AP->P) through the default MTJ
