@@ -55,28 +55,34 @@ class SttMramSpec(MemorySpec):
     NVSIM_PER_BIT_WRITE = True
     DESCRIPTION = "1T-1MTJ spin-transfer-torque MRAM (write current through the barrier)"
     DEFAULT_WRITE_PULSE_NS = DEFAULT_WRITE_PULSE_NS
+    DEFAULT_WRITE_VOLTAGE_V = DEFAULT_WRITE_VOLTAGE_V
+    WER_METHODS = WER_METHODS  # the first is the default
+
+    @classmethod
+    def default_mtj(cls) -> mtj.MTJParams:
+        return mtj.load_default()
 
     # ---- keys
 
     @classmethod
     def parse_keys(cls, d: dict, common: dict) -> SttMramSpec:
         where = common["where"]
-        params = mtj.load_default()
+        params = cls.default_mtj()
         if "mtj" in d:
             if not isinstance(d["mtj"], dict):
                 raise UserError(f"{where}.mtj = {d['mtj']!r} (must be a mapping of MTJParams fields)")
             merged = {f.name: getattr(params, f.name) for f in fields(params)} | d["mtj"]
             params = mtj.MTJParams.from_dict(merged, f"{where}.mtj")
-        method = d.get("wer_method", "fokker_planck")
-        if method not in WER_METHODS:
-            raise UserError(f"{where}.wer_method = {method!r} (accepted: {', '.join(WER_METHODS)})")
+        method = d.get("wer_method", cls.WER_METHODS[0])
+        if method not in cls.WER_METHODS:
+            raise UserError(f"{where}.wer_method = {method!r} (accepted: {', '.join(cls.WER_METHODS)})")
         differential = d.get("differential_write", False)
         if not isinstance(differential, bool):
             raise UserError(f"{where}.differential_write = {differential!r} (must be true or false)")
         read_pulse = number(d, "read_pulse_ns", where) if "read_pulse_ns" in d else None
         write_pulse = number(d, "write_pulse_ns", where) if "write_pulse_ns" in d else None
         return cls(**common, mtj_params=params, wer_method=method, differential_write=differential,
-                   write_voltage_v=float(number(d, "write_voltage_v", where, DEFAULT_WRITE_VOLTAGE_V)),
+                   write_voltage_v=float(number(d, "write_voltage_v", where, cls.DEFAULT_WRITE_VOLTAGE_V)),
                    read_voltage_v=float(number(d, "read_voltage_v", where, DEFAULT_READ_VOLTAGE_V)),
                    write_pulse_ns=None if write_pulse is None else float(write_pulse),
                    read_pulse_ns=None if read_pulse is None else float(read_pulse))
