@@ -8,7 +8,10 @@ decorated with `register` (see `base`), imported here (or by the code that uses 
 from models.technologies.base import (
     DeviceSweep, MemorySpec, for_nvsim_cell, from_config, get, names, nvsim_cells, parse, register, unregister,
 )
-from models.technologies import sram, stt_mram  # noqa: F401  (built-ins register themselves)
+# Built-ins register themselves on import, in this order (the order error messages list them in).
+from models.technologies import sram  # noqa: E402,F401  isort: skip
+from models.technologies import stt_mram  # noqa: E402,F401  isort: skip
+from models.technologies import sot_mram  # noqa: E402,F401  isort: skip
 
 __all__ = ["DeviceSweep", "MemorySpec", "for_nvsim_cell", "from_config", "get", "names", "nvsim_cells", "parse",
            "register", "unregister"]
