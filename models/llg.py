@@ -1,4 +1,4 @@
-"""Stochastic macrospin LLG with spin-transfer torque: Monte Carlo write error rate.
+"""Stochastic macrospin LLG with spin-transfer or spin-orbit torque: Monte Carlo write error rate.
 
 Reduced units: field h = H/Hk (easy axis ẑ, so the anisotropy field is m_z ẑ), time τ' = γ μ0 Hk t.
 Landau-Lifshitz form of the Gilbert equation with Slonczewski's damping-like torque (polariser p = ẑ,
@@ -17,6 +17,10 @@ hemisphere (starting on the axis gives the wrong WER).  WER = fraction with m_z 
 In units of t/τD the result does not depend on α (the axially symmetric problem's m_z dynamics
 does not see the precession); α only sets how many reduced steps a pulse takes, so a larger α than
 the device's is a legitimate speed-up (tests/test_llg.py checks the independence).
+
+`wer_monte_carlo_sot` adds a damping-like spin-orbit torque with any spin polarisation and the
+easy-plane demagnetising field of an in-plane film (see `_rhs_sot`); models/sot.py validates its
+closed forms against it.
 
 Each trajectory has its own xoshiro256** stream seeded from a numpy Generator, so results are
 identical for a seed whatever the thread count.
@@ -163,6 +167,123 @@ def final_mz(delta, i_over_ic0, n_steps, dt, alpha, seeds):
     for k in prange(seeds.size):
         out[k] = _trajectory(delta, i_over_ic0, n_steps, dt, alpha, seeds[k])
     return out
+
+
+@njit(cache=True)
+def _rhs_sot(mx, my, mz, hx, hy, hz, alpha, a_dl, sx, sy, sz, h_demag, inv):
+    """dm/dτ' with a damping-like spin-orbit torque of amplitude a_dl = H_DL/Hk along the spin
+    polarisation σ = (sx, sy, sz), and an easy-plane (thin-film demagnetising) field −h_demag m_x x̂
+    (h_demag = Meff/Hk; the film normal is x̂, the in-plane easy axis ẑ):
+
+        (1 + α²) dm/dτ' = −m × h − α m × (m × h) + a_dl [m × (m × σ) − α m × σ],
+        h = m_z ẑ − h_demag m_x x̂ + h_th.
+    """
+    hx = hx - h_demag * mx
+    hz = hz + mz
+    ax = my * hz - mz * hy  # m × h
+    ay = mz * hx - mx * hz
+    az = mx * hy - my * hx
+    bx = my * az - mz * ay  # m × (m × h)
+    by = mz * ax - mx * az
+    bz = mx * ay - my * ax
+    cx = my * sz - mz * sy  # m × σ
+    cy = mz * sx - mx * sz
+    cz = mx * sy - my * sx
+    dot = mx * sx + my * sy + mz * sz  # m × (m × σ) = m (m·σ) − σ
+    fx = -ax - alpha * bx + a_dl * (mx * dot - sx - alpha * cx)
+    fy = -ay - alpha * by + a_dl * (my * dot - sy - alpha * cy)
+    fz = -az - alpha * bz + a_dl * (mz * dot - sz - alpha * cz)
+    return fx * inv, fy * inv, fz * inv
+
+
+@njit(cache=True)
+def _initial_state_demag(delta, h_demag, s):
+    """m ∝ exp(Δ (m_z² − h_demag m_x²)) on the upper hemisphere: the uniaxial draw, accepted with
+    probability exp(−Δ h_demag m_x²) ≤ 1."""
+    while True:
+        mx, my, mz = _initial_state(delta, s)
+        if _next_uniform(s) < math.exp(-delta * h_demag * mx * mx):
+            return mx, my, mz
+
+
+@njit(cache=True)
+def _trajectory_sot(delta, a_dl, sx, sy, sz, h_demag, n_steps, dt, alpha, seed):
+    """Final m_z of one SOT trajectory (stochastic Heun, renormalised), as `_trajectory`."""
+    s = _seed_state(seed)
+    mx, my, mz = _initial_state_demag(delta, h_demag, s)
+    sigma = math.sqrt(alpha / (delta * dt))
+    inv = 1.0 / (1.0 + alpha * alpha)
+    spare = 0.0
+    have_spare = False
+    for _ in range(n_steps):
+        g1, g2 = _normal_pair(s)
+        if have_spare:
+            g3 = spare
+            have_spare = False
+        else:
+            g3, spare = _normal_pair(s)
+            have_spare = True
+        hx = sigma * g1
+        hy = sigma * g2
+        hz = sigma * g3
+        k1x, k1y, k1z = _rhs_sot(mx, my, mz, hx, hy, hz, alpha, a_dl, sx, sy, sz, h_demag, inv)
+        px = mx + dt * k1x
+        py = my + dt * k1y
+        pz = mz + dt * k1z
+        k2x, k2y, k2z = _rhs_sot(px, py, pz, hx, hy, hz, alpha, a_dl, sx, sy, sz, h_demag, inv)
+        mx += 0.5 * dt * (k1x + k2x)
+        my += 0.5 * dt * (k1y + k2y)
+        mz += 0.5 * dt * (k1z + k2z)
+        norm = 1.0 / math.sqrt(mx * mx + my * my + mz * mz)
+        mx *= norm
+        my *= norm
+        mz *= norm
+    return mz
+
+
+@njit(cache=True, parallel=True)
+def final_mz_sot(delta, a_dl, sx, sy, sz, h_demag, n_steps, dt, alpha, seeds):
+    out = np.empty(seeds.size)
+    for k in prange(seeds.size):
+        out[k] = _trajectory_sot(delta, a_dl, sx, sy, sz, h_demag, n_steps, dt, alpha, seeds[k])
+    return out
+
+
+def wer_monte_carlo_sot(delta, a_dl_over_hk, t_pw_ns, t_k_ns, n, seed, h_demag=0.0, polarization=(0.0, 0.0, 1.0),
+                        alpha=DEFAULT_ALPHA, dt_reduced=DEFAULT_DT_REDUCED):
+    """Monte Carlo WER of a spin-orbit-torque write -> (wer, ci_low, ci_high), 95% Wilson interval.
+
+    a_dl_over_hk: damping-like SOT field over the anisotropy field, H_DL/Hk; t_k_ns = 1/(γ μ0 Hk), the
+    reduced time unit; h_demag = Meff/Hk (0: no easy-plane term); polarization σ (unit vector; ẑ is
+    the easy axis, so σ = ẑ is the collinear "type-y" geometry). The cell starts near +ẑ; an error
+    is a final m_z > 0. The step is dt_reduced / (1 + h_demag), as the demagnetising field speeds
+    up the precession.
+    """
+    where = "models.llg.wer_monte_carlo_sot"
+    norm = math.sqrt(sum(float(c) ** 2 for c in polarization))
+    for name, value, ok, accepted in (
+        ("delta", delta, 0 < delta <= 200, "0 < delta <= 200"),
+        ("a_dl_over_hk", a_dl_over_hk, 0 <= a_dl_over_hk < 1e3, "0 <= a_dl_over_hk < 1000"),
+        ("t_pw_ns", t_pw_ns, 0 < t_pw_ns < math.inf, "finite, > 0"),
+        ("t_k_ns", t_k_ns, 0 < t_k_ns < math.inf, "finite, > 0"),
+        ("n", n, int(n) == n and n >= 1, "an integer >= 1"),
+        ("h_demag", h_demag, 0 <= h_demag <= 1e3, "0 <= h_demag <= 1000"),
+        ("polarization", polarization, abs(norm - 1.0) < 1e-9, "a unit vector"),
+        ("alpha", alpha, 0 < alpha <= 1, "0 < alpha <= 1"),
+        ("dt_reduced", dt_reduced, 0 < dt_reduced <= 0.5, "0 < dt_reduced <= 0.5"),
+    ):
+        if not ok:
+            raise UserError(f"{where}: {name} = {value!r} (must be {accepted})")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    seeds = rng.integers(0, np.iinfo(np.int64).max, size=int(n), dtype=np.int64).astype(np.uint64)
+    tau_reduced = t_pw_ns / t_k_ns
+    n_steps = max(1, math.ceil(tau_reduced * (1.0 + h_demag) / dt_reduced))
+    sx, sy, sz = (float(c) for c in polarization)
+    mz = final_mz_sot(float(delta), float(a_dl_over_hk), sx, sy, sz, float(h_demag), n_steps,
+                      tau_reduced / n_steps, float(alpha), seeds)
+    errors = int(np.count_nonzero(mz > 0.0))
+    low, high = wilson_interval(errors, int(n))
+    return errors / int(n), low, high
 
 
 def wilson_interval(k, n, z=_Z95):

@@ -35,6 +35,7 @@ from numba import njit
 
 from models import fokker_planck
 from models.errors import UserError
+from models.names import DIRECTIONS
 
 K_B = 1.380649e-23
 Q_E = 1.602176634e-19
@@ -44,7 +45,6 @@ GAMMA = 1.7609e11
 I_THERMAL_MAX = 0.9
 THERMAL_MIN_BARRIER = 3.0
 I_PRECESSIONAL_MIN = 1.1
-DIRECTIONS = ("p2ap", "ap2p")
 METHODS = ("fokker_planck", "closed_form")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devices" / "mtj_default.yaml"
 

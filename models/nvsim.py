@@ -5,13 +5,14 @@ DESIGN SPECIFICATION (``Capacity``, ``Data Width``), the CONFIGURATION and the R
 ``Total Area``, ``Read Latency``, ``Write Latency``, ``Read Bandwidth``, ``Write Bandwidth``, ``Read
 Dynamic Energy``, ``Write Dynamic Energy`` and ``Leakage Power``, each with a unit suffix (ps/ns/us,
 pJ/nJ, pW/nW/uW/mW/W, um^2/mm^2, MB/s, GB/s). The file describes the whole memory; bank
-concurrency is the simulator's (`MemoryArray.from_config` sets ``banks``).
+concurrency is the simulator's (`models.technologies.from_config` sets ``banks``).
+Which technology reads which NVSim cell is the technology's ``NVSIM_CELL``.
 
 What NVSim does not give and how it is filled in: occupancy = word bytes / NVSim's bandwidth (its
 bandwidth is one word per subarray cycle); NVSim drives every bit of a word, so for MRAM the
 per-bit write energy is (write energy - H-tree write energy) / word bits and the fixed part is the
 H-tree write energy (SRAM: all fixed). NVSim has no error model: error probabilities are 0 here,
-`MemoryArray.from_config` adds them from the device model.
+the technology adds them from its device model.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import UserError
-from models.memory_array import ArrayFigures
+from models.figures import ArrayFigures
 
 _SCALE = {
     "ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6,
@@ -31,7 +32,6 @@ _SCALE = {
     "KB/s": 1e-6, "MB/s": 1e-3, "GB/s": 1.0, "TB/s": 1e3,
 }
 _CAPACITY = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
-_CELLS = {"SRAM": "sram", "MRAM": "stt_mram"}
 _NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
 
@@ -41,6 +41,7 @@ class NvsimRun:
 
     path: str
     technology: str
+    per_bit_write: bool  # the technology drives (and NVSim charges) each bit of a word: MRAM
     capacity_bytes: int
     word_bits: int
     area_mm2: float
@@ -98,9 +99,12 @@ def parse_nvsim_output(path: str | Path) -> NvsimRun:
         t = _Text(path, path.read_text(errors="replace"))
     except OSError as exc:
         raise UserError(f"{path}: cannot read NVSim output ({exc.strerror})") from None
+    from models import technologies
+
     cell = t.line(r"Memory Cell:\s*(\w+)", "'Memory Cell:' line").group(1)
-    if cell not in _CELLS:
-        raise UserError(f"{path}: Memory Cell = {cell} (supported: {', '.join(_CELLS)})")
+    tech = technologies.for_nvsim_cell(cell)
+    if tech is None:
+        raise UserError(f"{path}: Memory Cell = {cell} (supported: {', '.join(technologies.nvsim_cells())})")
     cap = t.line(r"Capacity\s*:\s*" + _NUMBER + r"\s*(GB|MB|KB|B)\b", "'Capacity : <n>KB/MB' line")
     capacity_bytes = float(cap.group(1)) * _CAPACITY[cap.group(2)]
     if not capacity_bytes.is_integer():
@@ -109,7 +113,8 @@ def parse_nvsim_output(path: str | Path) -> NvsimRun:
     time_u, energy_u = ("ps", "ns", "us", "ms"), ("fJ", "pJ", "nJ", "uJ")
     run = NvsimRun(
         path=str(path),
-        technology=_CELLS[cell],
+        technology=tech.NAME,
+        per_bit_write=tech.NVSIM_PER_BIT_WRITE,
         capacity_bytes=int(capacity_bytes),
         word_bits=word_bits,
         area_mm2=_total_area(t),
@@ -125,7 +130,7 @@ def parse_nvsim_output(path: str | Path) -> NvsimRun:
         sense_ns=t.optional("Senseamp Latency", time_u, sub=True),
         organisation=_organisation(t),
     )
-    if run.technology == "stt_mram" and run.write_pulse_ns <= 0:
+    if run.per_bit_write and run.write_pulse_ns <= 0:
         raise t.missing("'Set Pulse:' line of the MRAM cell")
     for name in ("area_mm2", "read_latency_ns", "write_latency_ns", "read_bandwidth_gbps", "write_bandwidth_gbps"):
         if not getattr(run, name) > 0:
@@ -152,7 +157,7 @@ def _organisation(t: _Text) -> str:
 def figures_from_run(run: NvsimRun, banks: int = 1) -> ArrayFigures:
     """`ArrayFigures` of an NVSim run: NVSim's figures, no error model (see module doc)."""
     word_bytes = run.word_bits / 8
-    if run.technology == "stt_mram":
+    if run.per_bit_write:
         fixed = run.write_htree_energy_pj
         per_bit = (run.write_energy_pj - fixed) / run.word_bits
     else:

@@ -23,10 +23,8 @@ Nodes outside 22-45 nm are refused rather than extrapolated.
 from __future__ import annotations
 
 from models.errors import UserError
-
-PRECISIONS = ("bf16", "fp16", "fp32", "int8")
-
-_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "int8": 1}
+from models.names import BYTES_PER_ELEMENT as _BYTES
+from models.names import PRECISIONS
 
 # Horowitz ISSCC 2014, 45 nm, pJ per operation.
 _MUL_45_PJ = {"int8": 0.2, "fp16": 1.1, "bf16": 1.1 * (8 * 8) / (11 * 11), "fp32": 3.7}

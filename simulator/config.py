@@ -2,7 +2,7 @@
 
 Every error is one line naming the file (or the ``--set`` argument), the dotted key, the bad value
 and what is accepted, e.g. ``configs/x.yaml: memories.spm_act.banks = 12 (must be a power of two)``.
-Memory figures (latency, occupancy, energy, leakage, area) come from `models.memory_array` for the
+Memory figures (latency, occupancy, energy, leakage, area) come from `models.technologies` for the
 memory's technology and operating point; any figure key given in the YAML overrides the model's.
 """
 
@@ -17,13 +17,13 @@ import yaml
 
 from models.errors import UserError
 from workloads import optimizers
-from simulator import schema
+from simulator import mapping, schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
-PLACED_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
+PLACED_CLASSES = schema.PLACED_CLASSES
 FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
 ENGINE_KEYS = ("write_buffer_words",)
@@ -56,7 +56,7 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class MemoryConfig:
     """One scratchpad: geometry, per-access figures (from the circuit model or the YAML) and the
-    per-bit error probabilities at its operating point (zero for SRAM)."""
+    per-bit error probabilities at its operating point (zero for an error-free technology)."""
 
     name: str
     technology: str
@@ -78,7 +78,7 @@ class MemoryConfig:
     p_write_p2ap: float = 0.0
     p_write_ap2p: float = 0.0
     p_read_disturb: float = 0.0
-    figures: object = None  # models.memory_array.ArrayFigures when the model made the figures
+    figures: object = None  # models.figures.ArrayFigures when the model made the figures
 
     @property
     def word_bytes(self) -> int:
@@ -207,17 +207,18 @@ def _choice(sec: dict, key: str, path: str, where: _Where, accepted, default=Non
 
 
 def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
-    """One memory: the circuit model (`models.memory_array`) validates its technology keys and
+    """One memory: its technology (`models.technologies`) validates its technology keys and
     gives its figures; figure keys in the YAML override the model's; ``iso_area_with`` (a memory
     description) sizes the capacity to the largest that fits that memory's area."""
-    from models.memory_array import _COMMON_KEYS, _TECH_KEYS, TECHNOLOGIES, MemoryArray, capacity_for_area
+    from models import technologies
+    from models.technologies.search import capacity_for_area
 
     path = f"memories.{name}"
     if not isinstance(sec, dict):
         where.fail(path, sec, "must be a mapping")
     sec = {k: v for k, v in sec.items() if v is not None}  # null removes a key a base config set
-    tech = _choice(sec, "technology", path, where, TECHNOLOGIES)
-    allowed = _COMMON_KEYS + _TECH_KEYS[tech] + ("iso_area_with",) + ENGINE_KEYS + FIGURE_KEYS
+    tech = _choice(sec, "technology", path, where, technologies.names())
+    allowed = technologies.get(tech).accepted_keys() + ("iso_area_with",) + ENGINE_KEYS + FIGURE_KEYS
     for k in sec:
         if k not in allowed:
             where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}")
@@ -229,7 +230,7 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
             where.fail(f"{path}.capacity_kib", sec["capacity_kib"], "leave it out with iso_area_with: it is computed")
         if not isinstance(ref, dict):
             where.fail(f"{path}.iso_area_with", ref, "must be a memory description (technology, capacity_kib, ...)")
-        target = MemoryArray.from_config(ref, f"{where.source}: {path}.iso_area_with", base_dir).area_mm2
+        target = technologies.from_config(ref, f"{where.source}: {path}.iso_area_with", base_dir).area_mm2
         model_dict["capacity_kib"] = capacity_for_area(model_dict, target, f"{where.source}: {path}")
         sec = dict(sec, capacity_kib=model_dict["capacity_kib"])
     cap_kib = _num(sec, "capacity_kib", path, where, 1, 1 << 24, integer=True)
@@ -244,7 +245,7 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
         where.fail(f"{path}.capacity_kib", cap_kib, f"must divide into {banks} banks of whole {word_bits}-bit words")
     explicit = {k: _num(sec, k, path, where, 0.0, 1e9) for k in FIGURE_KEYS if k in sec}
     try:
-        figures = MemoryArray.from_config(model_dict, f"{where.source}: {path}", base_dir)
+        figures = technologies.from_config(model_dict, f"{where.source}: {path}", base_dir)
     except UserError as exc:
         raise UserError(where.reattribute(str(exc))) from None
     base = {k: getattr(figures, k) for k in FIGURE_KEYS}
@@ -333,7 +334,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     arr = _section(doc, "array", where, ("rows", "cols", "dataflow", "precision"))
     array = ArrayConfig(rows=_num(arr, "rows", "array", where, 1, 4096, integer=True),
                         cols=_num(arr, "cols", "array", where, 1, 4096, integer=True),
-                        dataflow=_choice(arr, "dataflow", "array", where, schema.DATAFLOWS, "ws"),
+                        dataflow=_choice(arr, "dataflow", "array", where, tuple(mapping.DATAFLOWS), "ws"),
                         precision=_choice(arr, "precision", "array", where, schema.PRECISIONS, "bf16"))
     vec = _section(doc, "vector", where, ("lanes",), required=False)
     vector = VectorConfig(lanes=_num(vec, "lanes", "vector", where, 1, 65536, integer=True, default=32))

@@ -153,7 +153,7 @@ def render_errors(result, console: Console) -> None:
         return
     risky = (err["p_write_p2ap"] + err["p_write_ap2p"] + err["p_read_disturb"] + err["p_retention"]) > 0
     if not risky.any():
-        console.print("bit errors: none (every memory that holds data is SRAM)")
+        console.print("bit errors: none (every memory that holds data is error-free)")
         return
     t = table("Bit errors by memory and tensor class (the /errors ledger)")
     for col in ("memory", "class", "bits written", "bits read", "P write P→AP", "P write AP→P", "P read dist.",

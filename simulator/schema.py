@@ -1,4 +1,7 @@
-"""The public names of the contract (../shared/CONTRACT.md) and the HDF5 field lists built from them.
+"""The public names of the contract and the HDF5 field lists built from them.
+
+Precisions, bytes per element, switching directions and tensor classes are defined in `models.names`
+(models/ cannot import simulator/) and re-exported here; dataflow names come from `simulator.mapping`.
 
 Everything that writes or reads a run's file takes its enums and fields from here, and a test checks
 produced files against it, so names cannot drift.
@@ -9,19 +12,20 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from models.names import BYTES_PER_ELEMENT, DIRECTIONS, PERSISTENT_CLASSES, PLACED_CLASSES, PRECISIONS, TENSOR_CLASSES
+from simulator.mapping import DATAFLOWS as _DATAFLOW_REGISTRY
+
 SCHEMA_VERSION = "1.1"
 
 PHASES = ("fwd", "bwd_data", "bwd_weight", "wu")
 OPS = ("gemm", "batchnorm", "relu", "pool", "add", "softmax", "col2im", "optimizer", "layernorm", "gelu")
-TENSOR_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state", "none")
 # Precedence order: when several causes hold in one cycle, the first wins.
 STALLS = ("dram", "bank_conflict", "spm_write", "spm_read", "vector", "fill_drain", "compute", "idle")
 # The order stall columns are shown in reports (useful work first).
 STALL_REPORT_ORDER = ("compute", "fill_drain", "spm_read", "spm_write", "bank_conflict", "dram", "vector", "idle")
 ENERGY_COMPONENTS = ("mac", "spm_read", "spm_write", "leakage", "dram", "vector")
 FIXED_HW_UNITS = ("pe_array", "vector", "dma", "dram")
-PRECISIONS = ("bf16", "fp16", "fp32", "int8")
-DATAFLOWS = ("os", "ws", "is")
+DATAFLOWS = tuple(_DATAFLOW_REGISTRY)  # the built-in entries; the registry itself is mapping.DATAFLOWS
 NO_STALL = "none"
 
 

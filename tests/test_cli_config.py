@@ -28,7 +28,7 @@ def _run_cli(args, capsys):
     ({"array": {"rows": 0}}, "array.rows = 0 (must be in [1, 4096])"),
     ({"array": {"rows": "many"}}, "array.rows = 'many' (must be an integer"),
     ({"placement": {"weight": "spm_nope"}}, "placement.weight = 'spm_nope' (accepted: spm_act, spm_weight, accumulator, dram)"),
-    ({"memories": {"spm_act": {"technology": "rram"}}}, "memories.spm_act.technology = 'rram' (accepted: sram, stt_mram)"),
+    ({"memories": {"spm_act": {"technology": "rram"}}}, "memories.spm_act.technology = 'rram' (accepted: sram, stt_mram, sot_mram)"),
     ({"memories": {"spm_act": {"bankz": 4}}}, "memories.spm_act.bankz = 4 (unknown key for sram; accepted:"),
     ({"training": {"optimizer": "lion"}}, "training.optimizer = 'lion' (accepted: sgd, sgd_momentum, adam)"),
 ])

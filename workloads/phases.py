@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models.names import BYTES_PER_ELEMENT  # noqa: F401  (re-exported)
 from workloads import optimizers
 from workloads.layers import NETWORK_INPUT, Layer, LayerTrace
 
-BYTES_PER_ELEMENT = {"bf16": 2, "fp16": 2, "fp32": 4, "int8": 1}
 # Element operations per output element on the vector unit (a lane does one per cycle).
 VECTOR_OPS_PER_ELEMENT = {
     ("batchnorm", "fwd"): 4, ("batchnorm", "bwd_data"): 6, ("batchnorm", "bwd_weight"): 2,

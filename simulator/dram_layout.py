@@ -1,0 +1,57 @@
+"""DRAM addresses: every tensor gets a 4 KiB-aligned region in first-use order; a tile's transfer
+addresses its share of the region; `box_bytes` splits a tensor's bytes exactly over tiles."""
+
+from __future__ import annotations
+
+from simulator.mapping import ceil_div
+from simulator.plan import Transfer
+from workloads.phases import Operand
+
+DRAM_ALIGN_BYTES = 4096
+
+
+class DramLayout:
+    def __init__(self):
+        self.addr: dict[str, int] = {}
+        self.next_addr = 0
+        self.classes: dict[str, str] = {}
+        self.tensor_bytes: dict[str, int] = {}
+
+    def register(self, o: Operand) -> None:
+        if o.tensor not in self.addr:
+            self.addr[o.tensor] = self.next_addr
+            self.next_addr += ceil_div(max(o.nbytes, 1), DRAM_ALIGN_BYTES) * DRAM_ALIGN_BYTES
+            self.classes[o.tensor] = o.tclass
+            self.tensor_bytes[o.tensor] = o.nbytes
+
+    def transfer(self, o: Operand, mem: str, nbytes: int, to_dram: bool, idx: int, n: int) -> Transfer:
+        """Tile ``idx`` of ``n`` of tensor ``o``: its address is the tile's share, 64-byte aligned."""
+        base = self.addr[o.tensor]
+        offset = (o.nbytes * idx // max(n, 1)) // 64 * 64
+        return Transfer(o.tensor, o.tclass, mem, nbytes, to_dram, base + offset)
+
+
+def box_bytes(nbytes: int, dims: tuple[int, ...], lo: tuple[int, ...], hi: tuple[int, ...]) -> int:
+    """Bytes of the box [lo, hi) of a tensor of ``nbytes`` viewed as ``dims``, rounded so that the
+    boxes of any partition add up to exactly ``nbytes`` (inclusion-exclusion of a floored
+    cumulative measure)."""
+    total = 1
+    for d in dims:
+        total *= d
+    if nbytes % total == 0:  # whole bytes per element: no rounding to spread
+        vol = 1
+        for a, b in zip(lo, hi):
+            vol *= b - a
+        return nbytes // total * vol
+    acc = 0
+    n = len(dims)
+    for corner in range(1 << n):
+        vol, sign = 1, 1
+        for j in range(n):
+            if corner >> j & 1:
+                vol *= hi[j]
+            else:
+                vol *= lo[j]
+                sign = -sign
+        acc += sign * (nbytes * vol // total)
+    return acc
