@@ -189,7 +189,7 @@ def _axis(name, values, where: _Where, folder: Path) -> Axis:
         return Axis(name, tuple(labels), tuple(settings))
     if not isinstance(values, list) or not values:
         where.fail(key, values, "a non-empty list of values, or a mapping of labels to settings")
-    if len(set(map(_short, values))) < len(values):
+    if len(set(map(repr, values))) < len(values):
         where.fail(key, values, "values must be distinct")
     if name == "workload":
         return Axis(name, tuple(values), tuple({"set": {}, "workload": _workload(v, f"{key}[{i}]", where)}
@@ -316,7 +316,7 @@ def parse_spec(doc: dict, source: str = "<study>", folder: Path | None = None, q
     for k in doc:
         if k not in TOP_KEYS:
             where.fail(k, doc[k], f"unknown key; accepted: {', '.join(TOP_KEYS)}")
-    name = doc.get("name", Path(source).stem)
+    name = doc.get("name", Path(source).stem if source.lower().endswith((".yaml", ".yml")) else "study")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         where.fail("name", name, "an identifier")
     description = doc.get("description", "")
@@ -341,8 +341,10 @@ def parse_spec(doc: dict, source: str = "<study>", folder: Path | None = None, q
         if k not in axes_doc:
             where.fail(f"quick.axes.{k}", quick_axes[k], f"not an axis of this study; axes: {', '.join(axes_doc)}")
     points_doc = doc.get("points")
+    quick_doc_axes = {k: _quick_axis(k, v, quick_axes[k], where) if k in quick_axes else v
+                      for k, v in axes_doc.items()}
     if quick:
-        axes_doc = {k: _quick_axis(k, v, quick_axes[k], where) if k in quick_axes else v for k, v in axes_doc.items()}
+        axes_doc = quick_doc_axes
         points_doc = quick_doc.get("points", points_doc)
         settings.update(_settings_map(quick_doc.get("set", {}), "quick.set", where))
     elif "points" in quick_doc and points_doc is None:
