@@ -71,6 +71,9 @@ def test_rows_equal_direct_runs_and_outputs_are_written(small_study, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "| memories.spm_act.banks | workload | config | technology | total_cycles |" in summary
     assert "![energy](plots/energy.png)" in summary and "points: 8 (0 failed, 0 from the cache)" in summary
+    mram4 = [r["energy_ratio_vs_sram"] for r in rows if r["technology"] == "stt_mram" and r["memories.spm_act.banks"] == 4]
+    low, high = min(mram4), max(mram4)
+    assert f"| 4 | stt_mram | 2 | {(low * high) ** 0.5:.3g} ({low:.3g}-{high:.3g}) |" in summary
     assert not list(out.rglob("*.tmp"))
 
 

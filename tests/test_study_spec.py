@@ -212,3 +212,14 @@ def test_study_from_a_mapping_in_python(tmp_path, base_cfg):
     spec = parse_spec({"base": base_cfg, "axes": {"workload": ["tiny_cnn"]}}, "<study>", tmp_path)
     assert spec.name == "study"
     assert len(expand(spec)) == 1
+
+
+def test_technology_column_is_that_of_the_scratchpads_holding_tensors():
+    from simulator.study.points import scratchpad_technology
+
+    assert scratchpad_technology(load_config("configs/default.yaml")) == "sram"
+    # The SRAM accumulator of the MRAM presets holds partial sums, not placed tensors.
+    assert scratchpad_technology(load_config("configs/mram_iso_capacity.yaml")) == "stt_mram"
+    assert scratchpad_technology(load_config("configs/heterogeneous.yaml")) == "mixed"
+    assert scratchpad_technology(load_config("configs/mram_iso_capacity.yaml",
+                                             ["placement.weight=accumulator"])) == "mixed"

@@ -64,7 +64,7 @@ def energy_claim(rows: list[dict], base_of: dict[int, int]) -> dict:
         if i == j or not (_ok(a) and _ok(b)) or a["technology"] == "sram" or not a["energy_total_pj"]:
             continue
         groups.setdefault(_group(a), []).append(b["energy_total_pj"] / a["energy_total_pj"])
-        shares[_group(b)] = b["energy_leakage_pj"] / b["energy_total_pj"]
+        shares[_group(b, exclude=())] = b["energy_leakage_pj"] / b["energy_total_pj"]
     claim = {"claim": "15-22x system energy improvement at iso-capacity and iso-area across DNNs",
              "paper": "15-22x"}
     if not groups:

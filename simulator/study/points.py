@@ -13,7 +13,7 @@ from pathlib import Path
 
 from models.errors import UserError
 from simulator.config import CONFIG_DIR, REPO_ROOT, load_config
-from simulator.study.runner import RESULT_COLUMNS, memory_columns, scratchpad_technology
+from simulator.study.runner import RESULT_COLUMNS, memory_columns
 from simulator.study.spec import StudySpec, _short
 
 # The loader's words for a key it does not know: a typo in the study, not a failed point.
@@ -143,6 +143,16 @@ def _load(p: Point, spec: StudySpec, origins: dict, loaded: dict) -> None:
     p.config = loaded[ident]
     p.technology = scratchpad_technology(p.config)
     p.key = point_key(p.config.to_yaml(), p.workload)
+
+
+def scratchpad_technology(cfg) -> str:
+    """Technology of the memories that hold placed tensors (an accumulator holding only partial sums
+    does not count): one name, or ``mixed``."""
+    used = {m for m in cfg.placement.values() if m != "dram"}
+    techs = {cfg.memories[m].technology for m in used}
+    if not techs:
+        return "dram"
+    return techs.pop() if len(techs) == 1 else "mixed"
 
 
 def known_columns(spec: StudySpec, points: list[Point]) -> list[str]:

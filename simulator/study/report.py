@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from pathlib import Path
 
 from simulator.fileio import atomic_output
@@ -49,11 +50,38 @@ def _html_table(header: list[str], body: list[list[str]], text_cols: set[int]) -
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+def _by_variant(rows: list[dict]):
+    """Ratio columns summarised per hardware variant (every label but the workload) across workloads:
+    geometric mean, min and max."""
+    ratio_cols = [c for c in (rows[0] if rows else ()) if "_ratio_vs_" in c]
+    if not ratio_cols:
+        return None
+    labels = [k for k in list(rows[0])[:list(rows[0]).index("technology") + 1] if k not in ("workload", "config")]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if not r["error"] and all(r[c] != "" for c in ratio_cols):
+            groups.setdefault(tuple(r[k] for k in labels), []).append(r)
+    header = labels + ["workloads"] + [f"{c} (geomean, min-max)" for c in ratio_cols]
+    body = []
+    for key, grp in groups.items():
+        cells = [fmt(v) for v in key] + [str(len(grp))]
+        for c in ratio_cols:
+            vals = [r[c] for r in grp]
+            gm = math.exp(sum(math.log(v) for v in vals) / len(vals)) if all(v > 0 for v in vals) else float("nan")
+            cells.append(f"{gm:.3g} ({min(vals):.3g}-{max(vals):.3g})")
+        body.append(cells)
+    return ("Ratios by hardware variant, across workloads", header, body, set(range(len(labels))))
+
+
 def _sections(study: dict) -> list[tuple[str, list[str], list[list[str]], set[int]]]:
     rows, cols = study["rows"], study["columns"]
     ok = [r for r in rows if not r["error"]]
     text = {i for i, c in enumerate(cols) if any(isinstance(r.get(c), str) and r.get(c) for r in ok)}
-    out = [("Results", cols, [[fmt(r.get(c, "")) for c in cols] for r in ok], text)]
+    out = []
+    variants = _by_variant(rows)
+    if variants:
+        out.append(variants)
+    out.append(("Results", cols, [[fmt(r.get(c, "")) for c in cols] for r in ok], text))
     if study["claims"]:
         keys = ["claim", "paper", "ours", "holds", "conditions"]
         out.append(("Claims of the paper against our results", keys,

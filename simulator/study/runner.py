@@ -27,16 +27,6 @@ def memory_columns(memory_names) -> tuple[str, ...]:
     return tuple(pattern.format(m) for m in memory_names for pattern in MEMORY_COLUMNS)
 
 
-def scratchpad_technology(cfg) -> str:
-    """Technology of the memories that hold placed tensors (the accumulator's partial sums excluded):
-    one name, or ``mixed``."""
-    used = {m for m in cfg.placement.values() if m != "dram" and m != cfg.accumulator}
-    techs = {cfg.memories[m].technology for m in used}
-    if not techs:
-        return "dram"
-    return techs.pop() if len(techs) == 1 else "mixed"
-
-
 def hardware_columns(cfg) -> dict:
     """What the config itself says about the memories (known before the run)."""
     row = {"capacity_total_kib": sum(m.capacity_bytes // 1024 for m in cfg.memories.values()),
