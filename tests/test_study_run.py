@@ -71,7 +71,8 @@ def test_rows_equal_direct_runs_and_outputs_are_written(small_study, tmp_path):
     summary = (out / "summary.md").read_text()
     assert "| memories.spm_act.banks | workload | config | technology | total_cycles |" in summary
     assert "![energy](plots/energy.png)" in summary and "points: 8 (0 failed, 0 from the cache)" in summary
-    mram4 = [r["energy_ratio_vs_sram"] for r in rows if r["technology"] == "stt_mram" and r["memories.spm_act.banks"] == 4]
+    mram4 = [r["energy_ratio_vs_sram"] for r in rows
+             if r["technology"] == "stt_mram" and r["memories.spm_act.banks"] == 4]
     low, high = min(mram4), max(mram4)
     assert f"| 4 | stt_mram | 2 | {(low * high) ** 0.5:.3g} ({low:.3g}-{high:.3g}) |" in summary
     assert not list(out.rglob("*.tmp"))
@@ -147,7 +148,8 @@ def test_existing_scheduler_gives_the_local_cluster_results(small_study, tmp_pat
 
 
 def test_unreachable_scheduler_is_a_one_line_error(small_study, tmp_path, capsys):
-    code = main(["study", str(small_study), "--out", str(tmp_path / "o"), "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
+    code = main(["study", str(small_study), "--out", str(tmp_path / "o"),
+                 "--scheduler", f"tcp://127.0.0.1:{_free_port()}"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("--scheduler tcp://127.0.0.1:") and "cannot connect" in err
     assert err.count("\n") == 1
@@ -169,8 +171,8 @@ def test_claims_are_computed_from_the_rows(tmp_path):
     rows = {r["memory"]: r for r in res["rows"]}
     gains = sorted(rows["sram"]["energy_total_pj"] / rows[m]["energy_total_pj"] for m in ("iso_cap", "low_v"))
     assert energy["ours"] == f"{gains[0]:.3g}-{gains[1]:.3g}x"
-    x = max(mram[m].write_energy_pj / load_config(REPO / "configs" / "mram_low_voltage.yaml").memories[m].write_energy_pj
-            for m in ("spm_act", "spm_weight"))
+    low_v = load_config(REPO / "configs" / "mram_low_voltage.yaml").memories
+    x = max(mram[m].write_energy_pj / low_v[m].write_energy_pj for m in ("spm_act", "spm_weight"))
     assert write["ours"] == f"{x:.3g}x" and write["holds"].startswith("energy: yes" if x > 2 else "energy: no")
     html = (tmp_path / "out" / "index.html").read_text()
     assert "Claims of the paper against our results" in html and density["conditions"] in html

@@ -48,7 +48,8 @@ def base_cfg(tmp_path):
     ({"axes": {"workload": ["tiny_cnn"]}, "quick": {"axes": {"memories.spm_act.banks": [8]}}},
      "quick.axes.memories.spm_act.banks = [8] (not an axis of this study"),
     ({"workload": "tiny_cnn"}, "axes = {} (give axes or points"),
-    ({"axes": {"workload": ["tiny_cnn", "tiny_cnn"]}}, "axes.workload = ['tiny_cnn', 'tiny_cnn'] (values must be distinct"),
+    ({"axes": {"workload": ["tiny_cnn", "tiny_cnn"]}},
+     "axes.workload = ['tiny_cnn', 'tiny_cnn'] (values must be distinct"),
 ])
 def test_spec_errors_name_file_key_value_and_accepted(tmp_path, doc, expect):
     msg = _err(tmp_path, doc)
@@ -83,12 +84,17 @@ def test_cli_spec_error_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys):
     assert main(["study", "nosuchstudy"]) == 2
     assert "study 'nosuchstudy': unknown (accepted: " in capsys.readouterr().err
     assert main(["study", str(path), "--workers", "0"]) == 2
+    path.write_text("axes: {workload: [tiny_cnn]}\n")
+    (tmp_path / "file").write_text("")
+    assert main(["study", str(path), "--out", str(tmp_path / "file")]) == 2
+    assert capsys.readouterr().err.endswith("file: exists and is not a folder\n")
 
 
 def test_expansion_is_the_cartesian_product_with_resolved_configs(tmp_path, base_cfg):
     spec, _ = _study(tmp_path, {"base": base_cfg, "axes": {
         "workload": ["tiny_cnn", "tiny_mlp"], "memories.spm_act.banks": [4, 8, 16],
-        "size": {"small": {"memories.spm_weight.capacity_kib": 64}, "large": {"memories.spm_weight.capacity_kib": 256}}}})
+        "size": {"small": {"memories.spm_weight.capacity_kib": 64},
+                 "large": {"memories.spm_weight.capacity_kib": 256}}}})
     pts = expand(spec)
     assert len(pts) == 12
     assert [p.workload for p in pts[:6]] == ["tiny_cnn"] * 6 and pts[6].workload == "tiny_mlp"

@@ -10,6 +10,7 @@ import shlex
 import time
 from pathlib import Path
 
+from models.errors import UserError
 from simulator.config import REPO_ROOT
 from simulator.study.spec import StudySpec, builtin_studies, load_spec, parse_spec
 
@@ -40,6 +41,8 @@ def execute(spec: StudySpec | str | Path | dict, *, quick: bool = False, out: st
     t0 = time.perf_counter()
     spec = _as_spec(spec, quick)
     out_dir = Path(out) if out else default_out_dir(spec)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir}: exists and is not a folder")
     pts = points.expand(spec)
     base_of = table.baseline_index(spec, pts)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -49,13 +49,13 @@ def render_plot(plot: PlotSpec, rows: list[dict], path: Path) -> bool:
         ax.set_xlabel(plot.x)
         ax.set_title(f"{plot.panel} = {panel}" if plot.panel else "", fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
-        if plot.series:
-            ax.legend(fontsize=8, title=plot.series, title_fontsize=8)
+    if plot.series:  # one legend, outside the last panel, so it never hides a bar
+        axes[0][-1].legend(fontsize=8, title=plot.series, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     axes[0][0].set_ylabel(plot.y)
     fig.suptitle(plot.title or f"{plot.y} by {plot.x}", fontsize=11)
     fig.tight_layout()
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90, metadata={"Software": None})
+        fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return True
 
