@@ -129,7 +129,7 @@ def test_existing_scheduler_gives_the_local_cluster_results(small_study, tmp_pat
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     dask_cli = [sys.executable, "-m", "dask"]
     procs = [subprocess.Popen(dask_cli + ["scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                          "--dashboard-address", ":0", "--no-show"],
+                                          "--dashboard-address", "127.0.0.1:0", "--no-show"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         procs.append(subprocess.Popen(dask_cli + ["worker", f"tcp://127.0.0.1:{port}", "--nworkers", "1",
@@ -192,3 +192,18 @@ def test_cli_runs_a_study_file(tmp_path):
         [sys.executable, "-c", "import sys, simulator.study, simulator.cli_study; from simulator.study import dispatch,"
          " report, plots, claims, table; print(' '.join(sys.modules))"],
         cwd=REPO, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO))).stdout.split()
+
+
+def test_energy_claim_needs_an_sram_baseline(tmp_path):
+    # A write-point grid baselined on its nominal MRAM point measures no SRAM-vs-MRAM energy claim.
+    path = _write(tmp_path, {"base": "mram_iso_capacity", "workload": "tiny_mlp",
+                             "axes": {"memories.spm_act.write_pulse_ns": [5, 10]},
+                             "baseline": {"name": "nominal", "where": {"memories.spm_act.write_pulse_ns": 10}},
+                             "claims": "paper"})
+    res = study.execute(str(path), out=tmp_path / "out", workers=1)
+    density, energy, write = res["claims"]
+    assert density["holds"] == energy["holds"] == "not measured"
+    short, nominal = res["rows"]
+    assert short["energy_ratio_vs_nominal"] == pytest.approx(short["energy_total_pj"] / nominal["energy_total_pj"])
+    x = nominal["write_energy_spm_act_pj_per_bit"] / short["write_energy_spm_act_pj_per_bit"]
+    assert write["ours"] == f"{x:.3g}x" and "spm_act at 1 MiB" in write["conditions"]

@@ -61,7 +61,8 @@ def energy_claim(rows: list[dict], base_of: dict[int, int]) -> dict:
     shares: dict[str, float] = {}
     for i, j in base_of.items():
         a, b = rows[i], rows[j]
-        if i == j or not (_ok(a) and _ok(b)) or a["technology"] == "sram" or not a["energy_total_pj"]:
+        if (i == j or not (_ok(a) and _ok(b)) or a["technology"] == "sram" or b["technology"] != "sram"
+                or not a["energy_total_pj"]):
             continue
         groups.setdefault(_group(a), []).append(b["energy_total_pj"] / a["energy_total_pj"])
         shares[_group(b, exclude=())] = b["energy_leakage_pj"] / b["energy_total_pj"]

@@ -33,7 +33,8 @@ def _client(scheduler: str | None, workers: int | None, n_todo: int):
             raise UserError(f"--scheduler {scheduler}: cannot connect ({' '.join(str(exc).split())[:120]}; "
                             "accepted: the address of a running `dask scheduler`, e.g. tcp://127.0.0.1:8786)") from None
     n = max(1, min(workers or default_workers(), n_todo))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    # The scheduler always serves HTTP (health checks); a free loopback port, never a fixed or public one.
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 

@@ -177,7 +177,7 @@ def known_columns(spec: StudySpec, points: list[Point]) -> list[str]:
 
 def _check_columns(spec: StudySpec, points: list[Point]) -> None:
     known = known_columns(spec, points)
-    for k in points[0].knobs if points else ():
+    for k in dict.fromkeys(k for p in points for k in p.knobs):
         if k in RESULT_COLUMNS or k in ("workload", "config", "technology", "error"):
             raise UserError(f"{spec.source}: axes.{k} = ... (the name of a result column; choose another axis name)")
     refs = [(f"columns[{i}]", c) for i, c in enumerate(spec.columns)]
