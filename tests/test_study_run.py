@@ -115,6 +115,7 @@ def test_failed_points_are_reported_and_the_study_goes_on(tmp_path, capsys):
     assert "memories.spm_act.banks = 12 (must be a power of two)" in errors[(128, 12)]
     assert "memories.spm_weight.capacity_kib = 1" in errors[(1, 8)] and "staging buffer" in errors[(1, 8)]
     assert captured.err.count("failed: ") == 3 and "4 points (3 failed" in captured.out
+    assert "points" in captured.err and "4/4" in captured.err and "failed 3" in captured.err  # the progress bar
     assert "## Failed points" in (out / "summary.md").read_text()
 
 
