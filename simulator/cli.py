@@ -14,7 +14,7 @@ from models.errors import UserError
 from simulator import schema
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and run(args) -> int.
-PLUGIN_COMMANDS = ("simulator.cli_device", "simulator.cli_train", "simulator.cli_trace")
+PLUGIN_COMMANDS = ("simulator.cli_device", "simulator.cli_train", "simulator.cli_trace", "simulator.cli_study")
 
 
 class _Parser(argparse.ArgumentParser):
