@@ -8,6 +8,8 @@ from __future__ import annotations
 PAPER_DENSITY_X = (3.0, 4.0)
 PAPER_ENERGY_X = (15.0, 22.0)
 PAPER_WRITE_ENERGY_X = 2.0
+# The technologies the paper's claims are about: facts of the paper, not behaviour of the simulator.
+PAPER_TECHNOLOGY, PAPER_BASELINE = "stt_mram", "sram"
 
 
 def _ok(row) -> bool:
@@ -40,7 +42,7 @@ def density_claim(rows: list[dict], base_of: dict[int, int]) -> dict:
         if i == j or not (_ok(a) and _ok(b)):
             continue
         for m in _memories(a):
-            if a.get(f"technology_{m}") == "stt_mram" and b.get(f"technology_{m}") == "sram":
+            if a.get(f"technology_{m}") == PAPER_TECHNOLOGY and b.get(f"technology_{m}") == PAPER_BASELINE:
                 d = (a[f"capacity_{m}_kib"] / a[f"area_{m}_mm2"]) / (b[f"capacity_{m}_kib"] / b[f"area_{m}_mm2"])
                 by_cap.setdefault(b[f"capacity_{m}_kib"], []).append(d)
     claim = {"claim": "STT-MRAM is 3-4x denser than SRAM", "paper": "3-4x"}
@@ -61,7 +63,7 @@ def energy_claim(rows: list[dict], base_of: dict[int, int]) -> dict:
     shares: dict[str, float] = {}
     for i, j in base_of.items():
         a, b = rows[i], rows[j]
-        if (i == j or not (_ok(a) and _ok(b)) or a["technology"] == "sram" or b["technology"] != "sram"
+        if (i == j or not (_ok(a) and _ok(b)) or a["technology"] == PAPER_BASELINE or b["technology"] != PAPER_BASELINE
                 or not a["energy_total_pj"]):
             continue
         groups.setdefault(_group(a), []).append(b["energy_total_pj"] / a["energy_total_pj"])
@@ -92,7 +94,7 @@ def write_energy_claim(rows: list[dict], base_of: dict[int, int]) -> dict:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         for m in _memories(r) if _ok(r) else ():
-            if r.get(f"technology_{m}") == "stt_mram":
+            if r.get(f"technology_{m}") == PAPER_TECHNOLOGY:
                 groups.setdefault((m, r[f"capacity_{m}_kib"]), []).append(r)
     for (m, _), pts in sorted(groups.items()):
         if len({(r[f"write_voltage_{m}_v"], r[f"write_pulse_{m}_ns"]) for r in pts}) < 2:
