@@ -43,8 +43,13 @@ class RunResult:
     events: int
     tiles: int
     path: Path | None = None
+    skipped_tiles: int = 0  # tiles fast-forward accounted without simulating them
     simulator_version: str = SIMULATOR_VERSION
     layer_names: list[str] = field(default_factory=list)
+
+    @property
+    def timeline_rows(self) -> int:
+        return len(self.timeline)
 
     @property
     def seconds(self) -> float:
@@ -77,10 +82,11 @@ def default_out_path(workload: str) -> Path:
 
 def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phases: tuple[str, ...] = schema.PHASES,
         ideal_memory: bool = False, out: str | Path | None = None, write: bool = True, seed: int = 0,
-        timeline: bool = True) -> RunResult:
+        timeline: bool = True, fast_forward: bool = True) -> RunResult:
     """Simulate one training step (limited to ``phases``) of ``workload`` on ``config``.
 
-    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps).
+    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps);
+    ``fast_forward=False`` simulates every tile as events (the oracle of the default fast-forward).
     """
     t_wall = time.perf_counter()
     cfg = config if isinstance(config, Config) else load_config(config)
@@ -90,7 +96,7 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
     hw_units = list(schema.FIXED_HW_UNITS) + list(cfg.memories)
     tracer = BufferTracer(hw_units) if timeline else NullTracer()
     ledger = Ledger(cfg)
-    engine = Engine(cfg, plan, ledger, tracer, ideal_memory)
+    engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward)
     total = engine.run()
     _add_residence(ledger, plan, engine, cfg)
     result = RunResult(
@@ -98,7 +104,7 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
         layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
         errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
         wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
-        layer_names=[layer.name for layer in trace.layers])
+        layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles)
     if write:
         result.path = write_run(out or default_out_path(trace.workload), result)
     result.wall_seconds = time.perf_counter() - t_wall

@@ -38,6 +38,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ideal-memory", action="store_true",
                    help="zero-latency memories with unlimited bandwidth and capacity, no DMA time")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-fast-forward", dest="fast_forward", action="store_false",
+                   help="simulate every tile as events (the exact oracle of the default steady-state fast-forward)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +92,8 @@ def _cmd_workload(args) -> int:
         print(f"ok: {cfg.source} and {trace.workload} ({len(trace.layers)} layers, {len(ops)} ops) are valid")
         return 0
     result = _with_progress(lambda: run(cfg, trace, phases=phases, ideal_memory=args.ideal_memory,
-                                        out=args.out, seed=args.seed), f"simulating {trace.workload}")
+                                        out=args.out, seed=args.seed, fast_forward=args.fast_forward),
+                            f"simulating {trace.workload}")
     render_run(result, top=args.top)
     return 0
 
@@ -107,7 +110,8 @@ def _cmd_compare(args) -> int:
     trace = resolve(args.name)
     configs = [load_config(c, args.overrides, ideal_memory=args.ideal_memory) for c in args.configs]
     results = [_with_progress(lambda cfg=cfg: run(cfg, trace, phases=phases, ideal_memory=args.ideal_memory,
-                                                  write=False, timeline=False, seed=args.seed),
+                                                  write=False, timeline=False, seed=args.seed,
+                                                  fast_forward=args.fast_forward),
                               f"simulating {trace.workload} on {cfg.source}") for cfg in configs]
     render_compare(results)
     return 0
