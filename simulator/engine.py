@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from simulator.components.dram import Dram
-from simulator.components.periodic import periods_ahead, signature
+from simulator.components.periodic import periods_ahead, signature, tile_ids
 from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
@@ -41,7 +41,7 @@ from simulator.stats import Ledger, OpRow
 from simulator.timeline import NullTracer
 
 HISTORY_STATES = 256  # distinct op states the fast-forward remembers
-PERIODS_TRIED = 8  # earlier visits of one state tried as the start of a period (the tiles' own period
+PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
 # may be a multiple of the state's)
 
 
@@ -62,6 +62,7 @@ class _OpState:
     ready: dict = field(default_factory=dict)
     history: dict = field(default_factory=dict)
     runs: dict = field(default_factory=dict)
+    ids: object = None  # tile_ids of the op's tiles, computed when first needed
 
     def tile(self, j: int):
         return self.plan.tiles[j + self.shift]
@@ -309,9 +310,14 @@ class Engine:
                 oldest = min(s.mark for snaps in st.history.values() for s in snaps)
                 self._refs = [r for r in self._refs if r[0] >= oldest]
             seen = st.history[key] = []
+        if st.ids is None:
+            st.ids = tile_ids(st.plan.tiles)
+        ids, q = st.ids, snap.tile + 1
         for prev in reversed(seen):
             period = snap.tile - prev.tile
-            k = periods_ahead(st.plan.tiles, snap.tile, period, st.runs)
+            if q < len(ids) and ids[q] != ids[q - period]:
+                continue
+            k = periods_ahead(ids, snap.tile, period, st.runs)
             if k > 0:
                 copy_period(self, row, prev, snap, k, period, st.plan.tiles)
                 st.shift += k * period

@@ -11,6 +11,9 @@ of the last one (the engine is deterministic and time-invariant), so they need n
 
 from __future__ import annotations
 
+import numpy as np
+
+SCAN_TILES = 1024
 TAIL_GUARD_TILES = 4  # tiles left to the event engine at an op's end (the loops' exit differs)
 
 
@@ -52,37 +55,43 @@ def signature(env, i: int, containers, ready: dict, spms, dram) -> tuple | None:
     return (tuple(queue), tuple(slots), tuple(pending), banks, max(dram.next_free - now, 0))
 
 
-def same_tile(a, b) -> bool:
-    """Two tiles the engine times identically (their DRAM addresses may differ)."""
-    if a.ideal_cycles != b.ideal_cycles or a.stream_cycles != b.stream_cycles or a.spm_reads != b.spm_reads \
-            or a.spm_writes != b.spm_writes or len(a.loads) != len(b.loads) or len(a.writebacks) != len(b.writebacks):
-        return False
-    for xs, ys in ((a.loads, b.loads), (a.writebacks, b.writebacks)):
-        for x, y in zip(xs, ys):
-            if x.nbytes != y.nbytes or x.memory != y.memory or x.tclass != y.tclass or x.to_dram != y.to_dram:
-                return False
-    return True
+def tile_ids(tiles) -> np.ndarray:
+    """One integer per tile, equal for tiles the engine times identically (their DRAM addresses
+    may differ): what the tile computes, what it reads and writes where, and what it moves."""
+    ids: dict = {}
+    out = np.empty(len(tiles), dtype=np.int64)
+    for n, t in enumerate(tiles):
+        key = (t.ideal_cycles, t.stream_cycles, tuple(t.spm_reads.items()), tuple(t.spm_writes.items()),
+               tuple((x.nbytes, x.memory, x.tclass, x.to_dram) for x in t.loads),
+               tuple((x.nbytes, x.memory, x.tclass, x.to_dram) for x in t.writebacks))
+        out[n] = ids.setdefault(key, len(ids))
+    return out
 
 
-def periods_ahead(tiles, phys: int, period: int, runs: dict) -> int:
+def periods_ahead(ids: np.ndarray, phys: int, period: int, runs: dict) -> int:
     """How many whole periods after physical tile ``phys`` can be skipped: every tile the skipped
     periods and the in-flight tiles touch (phys - 2 to phys + 1 + k * period) must equal the one a
     period earlier, and the op's last tiles stay with the event engine. ``runs``: the op's memo of
     checked stretches per period (tiles are compared once per period, not once per attempt)."""
-    limit = len(tiles) - TAIL_GUARD_TILES  # last tile a skipped period may touch, exclusive
+    limit = len(ids) - TAIL_GUARD_TILES  # last tile a skipped period may touch, exclusive
     j = max(phys - 2, period)
-    start, end = runs.get(period, (0, 0))  # tiles start .. end - 1 are known to repeat at this period
-    if start <= j <= end:
-        j, start = end, min(start, j)
-    else:
-        start = j
-    while j < limit and same_tile(tiles[j], tiles[j - period]):
-        j += 1
-    runs[period] = (start, j)
-    # tiles phys - 2 .. j - 1 repeat; the k periods touch up to phys + 1 + k * period
-    if j < phys + 2:
+    if j >= limit:
         return 0
-    k = (j - 1 - (phys + 1)) // period
+    start, end = runs.get(period, (0, 0))  # tiles start .. end - 1 repeat at this period, tile end does not
+    if not start <= j <= end:
+        start = end = j
+        while end < limit:  # in windows: a mismatch is usually near
+            stop = min(limit, end + SCAN_TILES)
+            differ = np.flatnonzero(ids[end:stop] != ids[end - period:stop - period])
+            if differ.size:
+                end += int(differ[0])
+                break
+            end = stop
+    runs[period] = (start, end)
+    # tiles phys - 2 .. end - 1 repeat; the k periods touch up to phys + 1 + k * period
+    if end < phys + 2:
+        return 0
+    k = (end - 1 - (phys + 1)) // period
     if k * period % 2:  # slot indices alternate with the tile index: keep its parity
         k -= 1
     return max(k, 0)
