@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from importlib.metadata import version
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,8 @@ import numpy as np
 from simulator import schema
 from simulator.config import REPO_ROOT, Config, load_config
 from simulator.engine import Engine
-from simulator.h5out import write_run
+from simulator.fileio import atomic_output
+from simulator.h5out import RunFile
 from simulator.placement import Planner
 from simulator.stats import Ledger
 from simulator.timeline import BufferTracer, NullTracer
@@ -36,7 +38,7 @@ class RunResult:
     traffic: np.ndarray
     energy: np.ndarray
     errors: np.ndarray
-    timeline: np.ndarray
+    timeline: np.ndarray | None  # None when streamed to ``path``: read back from it on first use
     total_cycles: int
     hw_units: list[str]
     wall_seconds: float
@@ -46,9 +48,12 @@ class RunResult:
     skipped_tiles: int = 0  # tiles fast-forward accounted without simulating them
     simulator_version: str = SIMULATOR_VERSION
     layer_names: list[str] = field(default_factory=list)
+    n_timeline_rows: int | None = None
 
     @property
     def timeline_rows(self) -> int:
+        if self.n_timeline_rows is not None:
+            return self.n_timeline_rows
         return len(self.timeline)
 
     @property
@@ -94,21 +99,47 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
     ops = expand(trace, cfg.training.batch, cfg.array.precision, cfg.training.optimizer, tuple(phases))
     plan = Planner(cfg, ideal_memory).plan(ops)
     hw_units = list(schema.FIXED_HW_UNITS) + list(cfg.memories)
-    tracer = BufferTracer(hw_units) if timeline else NullTracer()
-    ledger = Ledger(cfg)
-    engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward)
-    total = engine.run()
-    _add_residence(ledger, plan, engine, cfg)
-    result = RunResult(
-        workload=trace.workload, config=cfg, phases=tuple(phases), ideal_memory=ideal_memory, seed=seed,
-        layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
-        errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
-        wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
-        layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles)
-    if write:
-        result.path = write_run(out or default_out_path(trace.workload), result)
+    path = Path(out or default_out_path(trace.workload)) if write else None
+    with ExitStack() as stack:
+        sink = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context(RunFile(stack.enter_context(atomic_output(path))))
+        tracer = BufferTracer(hw_units, sink) if timeline else NullTracer()
+        ledger = Ledger(cfg)
+        engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward)
+        total = engine.run()
+        _add_residence(ledger, plan, engine, cfg)
+        rows = tracer.mark()
+        result = RunResult(
+            workload=trace.workload, config=cfg, phases=tuple(phases), ideal_memory=ideal_memory, seed=seed,
+            layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
+            errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
+            wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
+            layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles,
+            n_timeline_rows=rows)
+        if sink is not None:
+            sink.finish(result)
+    result.path = path
     result.wall_seconds = time.perf_counter() - t_wall
     return result
+
+
+def _timeline(self: RunResult) -> np.ndarray:
+    tl = self.__dict__.get("_timeline")
+    if tl is None and self.path is not None:
+        import h5py
+
+        with h5py.File(self.path) as f:
+            tl = f["timeline"][()]
+    return tl
+
+
+def _set_timeline(self: RunResult, value) -> None:
+    self.__dict__["_timeline"] = value
+
+
+RunResult.timeline = property(_timeline, _set_timeline)
 
 
 def _add_residence(ledger: Ledger, plan, engine: Engine, cfg: Config) -> None:

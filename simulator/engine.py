@@ -43,6 +43,7 @@ from simulator.timeline import NullTracer
 HISTORY_STATES = 256  # distinct op states the fast-forward remembers
 PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
 # may be a multiple of the state's)
+MAX_TEMPLATE_ROWS = 1 << 18  # longest period, in timeline rows, that is copied
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Engine:
         self._dram_access: dict[str, list[int]] = {}
         self._refs: list[tuple[int, int, int, int, int]] = []  # timeline rows [a, b) of tile transfer (tile, kind, k)
         self._ref: tuple[int, int, int] | None = None
+        self.template_floor = 0  # a period's rows must start at or after this timeline row
 
     def now(self) -> int:
         return int(self.env.now) + self.offset
@@ -314,6 +316,8 @@ class Engine:
             st.ids = tile_ids(st.plan.tiles)
         ids, q = st.ids, snap.tile + 1
         for prev in reversed(seen):
+            if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:
+                continue
             period = snap.tile - prev.tile
             if q < len(ids) and ids[q] != ids[q - period]:
                 continue

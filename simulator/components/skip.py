@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+BLOCK_ROWS = 1 << 18  # copied timeline rows made at a time (memory stays bounded)
+MAX_COPY_REFS = 1 << 16  # address rows of copies remembered for longer periods
+
 
 @dataclass
 class Snapshot:
@@ -62,23 +65,30 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
     rows = engine.tracer.since(prev.mark)
     n = len(rows)
     if n:
-        out = np.tile(rows, k)
-        shift = np.repeat(np.arange(1, k + 1, dtype=np.int64) * delta, n)
-        out["t_start_cycles"] += shift
-        out["t_end_cycles"] += shift
         all_refs = engine._refs  # in row order
         refs = all_refs[bisect_left(all_refs, (prev.mark,)):bisect_left(all_refs, (snap.mark,))]
         base = engine.tracer.mark() - prev.mark
-        for m in range(1, k + 1):  # the copies' own address rows, for a longer period found later
-            off = base + (m - 1) * n
-            engine._refs.extend((a + off, b + off, tile + m * period, kind, x) for a, b, tile, kind, x in refs)
-        if refs:
+        keep_refs = k * len(refs) <= MAX_COPY_REFS
+        per_block = max(1, BLOCK_ROWS // n)
+        for m0 in range(1, k + 1, per_block):
+            ms = np.arange(m0, min(k, m0 + per_block - 1) + 1, dtype=np.int64)
+            out = np.tile(rows, len(ms))
+            shift = np.repeat(ms * delta, n)
+            out["t_start_cycles"] += shift
+            out["t_end_cycles"] += shift
             addr = out["dram_addr"]
             for a, b, tile, kind, x in refs:
                 vals = np.fromiter(((tiles[tile + m * period].loads if kind == 0 else
-                                     tiles[tile + m * period].writebacks)[x].dram_addr for m in range(1, k + 1)),
-                                   dtype=np.int64, count=k)
+                                     tiles[tile + m * period].writebacks)[x].dram_addr for m in ms.tolist()),
+                                   dtype=np.int64, count=len(ms))
                 for r in range(a - prev.mark, b - prev.mark):
                     addr[r::n] = vals
-        engine.tracer.extend(out)
+            engine.tracer.extend(out)
+        if keep_refs:  # the copies' own address rows, for a longer period found later
+            for m in range(1, k + 1):
+                off = base + (m - 1) * n
+                engine._refs.extend((a + off, b + off, tile + m * period, kind, x) for a, b, tile, kind, x in refs)
+        else:  # too many to keep: no later period may start before the copies
+            engine._refs.clear()
+            engine.template_floor = engine.tracer.mark()
     engine.offset += k * delta
