@@ -87,11 +87,12 @@ def default_out_path(workload: str) -> Path:
 
 def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phases: tuple[str, ...] = schema.PHASES,
         ideal_memory: bool = False, out: str | Path | None = None, write: bool = True, seed: int = 0,
-        timeline: bool = True, fast_forward: bool = True) -> RunResult:
+        timeline: bool = True, fast_forward: bool = True, progress=None) -> RunResult:
     """Simulate one training step (limited to ``phases``) of ``workload`` on ``config``.
 
     ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps);
-    ``fast_forward=False`` simulates every tile as events (the oracle of the default fast-forward).
+    ``fast_forward=False`` simulates every tile as events (the oracle of the default fast-forward);
+    ``progress``: called with (ops done, ops in all) after every op.
     """
     t_wall = time.perf_counter()
     cfg = config if isinstance(config, Config) else load_config(config)
@@ -107,7 +108,7 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
             sink = stack.enter_context(RunFile(stack.enter_context(atomic_output(path))))
         tracer = BufferTracer(hw_units, sink) if timeline else NullTracer()
         ledger = Ledger(cfg)
-        engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward)
+        engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward, progress)
         total = engine.run()
         _add_residence(ledger, plan, engine, cfg)
         rows = tracer.mark()

@@ -71,13 +71,14 @@ class _OpState:
 
 class Engine:
     def __init__(self, cfg: Config, plan: Plan, ledger: Ledger, tracer=None, ideal_memory: bool = False,
-                 fast_forward: bool = True):
+                 fast_forward: bool = True, progress=None):
         self.cfg = cfg
         self.plan = plan
         self.ledger = ledger
         self.tracer = tracer or NullTracer()
         self.ideal = ideal_memory
         self.fast_forward = fast_forward
+        self.progress = progress  # called with (ops done, ops in all) after every op
         self._track = fast_forward and self.tracer.keeps_rows  # note which tile each address row is of
         self.env = simpy.Environment()
         self.spm = {name: Scratchpad(m, cfg.clock_ghz, ideal_memory) for name, m in cfg.memories.items()}
@@ -112,6 +113,8 @@ class Engine:
             start = self.now()
             yield from self._op(p)
             self.op_timing.append(OpTiming(start, self.now(), len(p.tiles)))
+            if self.progress is not None:
+                self.progress(len(self.op_timing), len(self.plan.ops))
         if self.plan.post and self.plan.ops:
             last = self.plan.ops[-1].op
             row = self.ledger.row(last.layer, last.layer_id, last.op, last.phase)
