@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from simulator.components.dram import Dram
-from simulator.components.periodic import periods_ahead, signature, tile_ids
+from simulator.components.periodic import TAIL_GUARD_TILES, periods_ahead, signature, tile_ids
 from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
@@ -303,6 +303,8 @@ class Engine:
         """At the top of tile i: skip whole periods if the state repeats one seen a period ago. The
         history spans earlier skips (all its figures are in reported cycles and physical tiles), so a
         period that contains skipped inner periods is found too."""
+        if st.n - i <= TAIL_GUARD_TILES + 2:  # too near the op's end for a period to fit
+            return
         sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
         if sig is None:
             return
