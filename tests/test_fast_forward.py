@@ -40,13 +40,14 @@ def _both(cfg, workload, tmp_path=None, **kw):
 
 @pytest.mark.parametrize("workload,batch,phases", [
     ("tiny_cnn", 2, None), ("tiny_resnet", 2, None), ("tiny_mlp", 2, None), ("resnet18", 2, ("fwd",)),
-    ("bert_encoder", 1, ("fwd", "bwd_data")), ("mobilenet_v2", 1, ("fwd",))])
+    ("bert_encoder", 1, ("fwd", "bwd_data")), ("mobilenet_v2", 1, ("fwd",)), ("vgg16", 1, ("fwd",)),
+    ("alexnet", 1, ("fwd",))])
 def test_run_files_identical(tmp_path, workload, batch, phases):
     cfg = load_config(None, [f"training.batch={batch}"])
     kw = {"phases": phases} if phases else {}
     slow, fast = _both(cfg, workload, tmp_path, **kw)
     assert slow.skipped_tiles == 0
-    if workload in ("resnet18", "mobilenet_v2"):
+    if workload in ("resnet18", "mobilenet_v2", "vgg16", "alexnet"):
         assert fast.skipped_tiles > 0 and fast.events < slow.events
     with h5py.File(slow.path) as a, h5py.File(fast.path) as b:
         for name in DATASETS:
