@@ -1,8 +1,10 @@
-"""Speed and memory of the engine: the default ResNet-18 training step and its forward pass.
+"""Speed and memory of the engine: batch scaling of a ResNet-18 training step, and every built-in network.
 
-Run by hand: ``python benchmarks/bench_engine.py [--workload resnet18] [--config F] [--repeat 3]``.
-Each scenario runs in a fresh process so its peak memory (max RSS) is its own; the figure reported
-is the best wall time of the repeats (time to simulate, HDF5 writing included).
+Run by hand: ``python benchmarks/bench_engine.py [--config F] [--repeat 1] [--only scaling|workloads|startup]
+[--no-fast-forward]``. Each scenario runs in a fresh process, so its peak memory (max RSS) is its own.
+Times are CPU seconds of the run (user + system, HDF5 writing included), not wall time: the machine is
+shared, and CPU time is what another process cannot inflate much. With ``--repeat`` > 1 the best repeat
+is reported.
 """
 
 from __future__ import annotations
@@ -14,47 +16,105 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-SCENARIOS = {"training step": "fwd,bwd_data,bwd_weight,wu", "forward only": "fwd"}
+TRAINING = "fwd,bwd_data,bwd_weight,wu"
+SCALING = [("resnet18", 8), ("resnet18", 32), ("resnet18", 128), ("resnet18", 256)]
+WORKLOADS = ["resnet18", "vgg16", "alexnet", "mobilenet_v2", "bert_encoder"]
+REPO = Path(__file__).resolve().parent.parent
 
 
-def _child(workload: str, config: str | None, phases: str) -> None:
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _child(workload: str, config: str | None, batch: int, phases: str, fast_forward: bool) -> None:
     from simulator import run
     from simulator.config import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, [f"training.batch={batch}"])
+    kwargs = {} if fast_forward else {"fast_forward": False}
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        res = run(cfg, workload, phases=tuple(phases.split(",")), out=f"{tmp}/bench.h5")
-        wall = time.perf_counter() - t
+        c0 = _cpu_seconds()
+        res = run(cfg, workload, phases=tuple(phases.split(",")), out=f"{tmp}/bench.h5", **kwargs)
+        cpu = _cpu_seconds() - c0
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"wall_s": wall, "cycles": res.total_cycles, "events": res.events, "tiles": res.tiles,
-                      "timeline_rows": len(res.timeline), "peak_rss_mib": peak_mib}))
+    print(json.dumps({"cpu_s": cpu, "cycles": res.total_cycles, "events": res.events, "tiles": res.tiles,
+                      "timeline_rows": res.timeline_rows, "peak_rss_mib": peak_mib}))
+
+
+def _measure(workload: str, batch: int, args) -> dict:
+    best = None
+    for _ in range(args.repeat):
+        cmd = [sys.executable, __file__, "--workload", workload, "--batch", str(batch), "--child", TRAINING]
+        if args.config:
+            cmd += ["--config", args.config]
+        if args.no_fast_forward:
+            cmd.append("--no-fast-forward")
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        if best is None or r["cpu_s"] < best["cpu_s"]:
+            best = r
+    return best
+
+
+HEADER = f"{'workload':<14} {'batch':>5} {'CPU s':>7} {'peak MiB':>9} {'events':>9} {'tiles':>9} {'timeline rows':>14}"
+
+
+def _line(workload: str, batch: int, r: dict) -> str:
+    return (f"{workload:<14} {batch:5d} {r['cpu_s']:7.2f} {r['peak_rss_mib']:9.0f} {r['events']:9,} {r['tiles']:9,} "
+            f"{r['timeline_rows']:14,}")
+
+
+def _startup() -> None:
+    print("start-up (wall s, best of 3):")
+    for cmd in (["list"], ["--help"]):
+        best = min(_timed([sys.executable, "-m", "simulator", *cmd]) for _ in range(3))
+        print(f"  python -m simulator {' '.join(cmd):<8} {best:6.2f}")
+
+
+def _timed(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True, cwd=REPO)
+    return time.perf_counter() - t
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workload", default="resnet18")
     ap.add_argument("--config")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--only", choices=["scaling", "workloads", "startup"])
+    ap.add_argument("--no-fast-forward", action="store_true", help="measure the event-per-tile engine")
+    ap.add_argument("--workload", default="resnet18", help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.workload, args.config, args.child)
+        _child(args.workload, args.config, args.batch, args.child, not args.no_fast_forward)
         return 0
-    print(f"{'scenario':<15} {'wall s':>8} {'sim cycles':>14} {'events':>9} {'tiles':>8} {'peak MiB':>9}")
-    for name, phases in SCENARIOS.items():
-        best = None
-        for _ in range(args.repeat):
-            cmd = [sys.executable, __file__, "--workload", args.workload, "--child", phases]
-            if args.config:
-                cmd += ["--config", args.config]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            if best is None or r["wall_s"] < best["wall_s"]:
-                best = r
-        print(f"{name:<15} {best['wall_s']:8.2f} {best['cycles']:14,} {best['events']:9,} {best['tiles']:8,} "
-              f"{best['peak_rss_mib']:9.0f}")
+    engine = "event-per-tile engine" if args.no_fast_forward else "fast-forward engine"
+    if args.only in (None, "scaling"):
+        print(f"Batch scaling, training step ({engine}, CPU seconds):")
+        print(HEADER)
+        base = None
+        for workload, batch in SCALING:
+            r = _measure(workload, batch, args)
+            base = r["cpu_s"] if batch == 32 else base
+            print(_line(workload, batch, r), flush=True)
+        print()
+    if args.only in (None, "workloads"):
+        print(f"Built-in networks, training step at batch 32 ({engine}, CPU seconds):")
+        print(HEADER)
+        total = 0.0
+        for workload in WORKLOADS:
+            r = _measure(workload, 32, args)
+            total += r["cpu_s"]
+            print(_line(workload, 32, r), flush=True)
+        print(f"{'total':<14} {'':>5} {total:7.2f}")
+        print()
+    if args.only in (None, "startup"):
+        _startup()
     return 0
 
 

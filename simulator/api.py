@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from importlib.metadata import version
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,8 @@ import numpy as np
 from simulator import schema
 from simulator.config import REPO_ROOT, Config, load_config
 from simulator.engine import Engine
-from simulator.h5out import write_run
+from simulator.fileio import atomic_output
+from simulator.h5out import RunFile
 from simulator.placement import Planner
 from simulator.stats import Ledger
 from simulator.timeline import BufferTracer, NullTracer
@@ -36,15 +38,23 @@ class RunResult:
     traffic: np.ndarray
     energy: np.ndarray
     errors: np.ndarray
-    timeline: np.ndarray
+    timeline: np.ndarray | None  # None when streamed to ``path``: read back from it on first use
     total_cycles: int
     hw_units: list[str]
     wall_seconds: float
     events: int
     tiles: int
     path: Path | None = None
+    skipped_tiles: int = 0  # tiles fast-forward accounted without simulating them
     simulator_version: str = SIMULATOR_VERSION
     layer_names: list[str] = field(default_factory=list)
+    n_timeline_rows: int | None = None
+
+    @property
+    def timeline_rows(self) -> int:
+        if self.n_timeline_rows is not None:
+            return self.n_timeline_rows
+        return len(self.timeline)
 
     @property
     def seconds(self) -> float:
@@ -77,10 +87,12 @@ def default_out_path(workload: str) -> Path:
 
 def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phases: tuple[str, ...] = schema.PHASES,
         ideal_memory: bool = False, out: str | Path | None = None, write: bool = True, seed: int = 0,
-        timeline: bool = True) -> RunResult:
+        timeline: bool = True, fast_forward: bool = True, progress=None) -> RunResult:
     """Simulate one training step (limited to ``phases``) of ``workload`` on ``config``.
 
-    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps).
+    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps);
+    ``fast_forward=False`` simulates every tile as events (the oracle of the default fast-forward);
+    ``progress``: called with (ops done, ops in all) after every op.
     """
     t_wall = time.perf_counter()
     cfg = config if isinstance(config, Config) else load_config(config)
@@ -88,21 +100,47 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
     ops = expand(trace, cfg.training.batch, cfg.array.precision, cfg.training.optimizer, tuple(phases))
     plan = Planner(cfg, ideal_memory).plan(ops)
     hw_units = list(schema.FIXED_HW_UNITS) + list(cfg.memories)
-    tracer = BufferTracer(hw_units) if timeline else NullTracer()
-    ledger = Ledger(cfg)
-    engine = Engine(cfg, plan, ledger, tracer, ideal_memory)
-    total = engine.run()
-    _add_residence(ledger, plan, engine, cfg)
-    result = RunResult(
-        workload=trace.workload, config=cfg, phases=tuple(phases), ideal_memory=ideal_memory, seed=seed,
-        layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
-        errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
-        wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
-        layer_names=[layer.name for layer in trace.layers])
-    if write:
-        result.path = write_run(out or default_out_path(trace.workload), result)
+    path = Path(out or default_out_path(trace.workload)) if write else None
+    with ExitStack() as stack:
+        sink = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context(RunFile(stack.enter_context(atomic_output(path))))
+        tracer = BufferTracer(hw_units, sink) if timeline else NullTracer()
+        ledger = Ledger(cfg)
+        engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward, progress)
+        total = engine.run()
+        _add_residence(ledger, plan, engine, cfg)
+        rows = tracer.mark()
+        result = RunResult(
+            workload=trace.workload, config=cfg, phases=tuple(phases), ideal_memory=ideal_memory, seed=seed,
+            layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
+            errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
+            wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
+            layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles,
+            n_timeline_rows=rows)
+        if sink is not None:
+            sink.finish(result)
+    result.path = path
     result.wall_seconds = time.perf_counter() - t_wall
     return result
+
+
+def _timeline(self: RunResult) -> np.ndarray:
+    tl = self.__dict__.get("_timeline")
+    if tl is None and self.path is not None:
+        import h5py
+
+        with h5py.File(self.path) as f:
+            tl = f["timeline"][()]
+    return tl
+
+
+def _set_timeline(self: RunResult, value) -> None:
+    self.__dict__["_timeline"] = value
+
+
+RunResult.timeline = property(_timeline, _set_timeline)
 
 
 def _add_residence(ledger: Ledger, plan, engine: Engine, cfg: Config) -> None:

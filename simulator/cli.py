@@ -6,15 +6,22 @@ Bad input prints one line on stderr and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
 from models.errors import UserError
-from simulator import schema
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and run(args) -> int.
 PLUGIN_COMMANDS = ("simulator.cli_device", "simulator.cli_train", "simulator.cli_trace", "simulator.cli_study")
+# `list` and `--help` must start fast: they import no numpy/h5py/simpy/numba (tests/test_startup.py),
+# so these paths are found here rather than through simulator.config (which imports the schema).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAYER_DIR = REPO_ROOT / "traces" / "layers"
+CONFIG_DIR = REPO_ROOT / "configs"
+PHASES_HELP = "comma list of phases to simulate (default: all, fwd,bwd_data,bwd_weight,wu)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,7 +29,11 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def parse_phases(text: str) -> tuple[str, ...]:
+def parse_phases(text: str | None) -> tuple[str, ...]:
+    from simulator import schema
+
+    if text is None:
+        return tuple(schema.PHASES)
     phases = tuple(p.strip() for p in text.split(",") if p.strip())
     bad = [p for p in phases if p not in schema.PHASES]
     if bad or not phases:
@@ -34,13 +45,40 @@ def parse_phases(text: str) -> tuple[str, ...]:
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key by its dotted path, e.g. memories.spm_act.banks=32")
-    p.add_argument("--phases", default=",".join(schema.PHASES), help="comma list of phases to simulate")
+    p.add_argument("--phases", help=PHASES_HELP)
     p.add_argument("--ideal-memory", action="store_true",
                    help="zero-latency memories with unlimited bandwidth and capacity, no DMA time")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-fast-forward", dest="fast_forward", action="store_false",
+                   help="simulate every tile as events (the exact oracle of the default steady-state fast-forward)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _plugin_stub(modname: str) -> tuple[str, str | None] | None:
+    """(command, help) of a plugin module, read from its source without importing it: the first
+    ``add_parser("NAME", help="...")`` call in its ``add_parser`` function; None if not found."""
+    try:
+        spec = importlib.util.find_spec(modname)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    tree = ast.parse(Path(spec.origin).read_text())
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name == "add_parser":
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_parser" and node.args \
+                        and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                    helps = [k.value.value for k in node.keywords if k.arg == "help" and isinstance(k.value, ast.Constant)]
+                    return node.args[0].value, (helps[0] if helps else None)
+    return None
+
+
+PLUGIN_MODULES: dict[str, str] = {}  # command -> module, filled by build_parser
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the plugin module of the command asked for is imported (the
+    others get a stub with their help line, so ``--help`` lists them)."""
     parser = _Parser(prog="python -m simulator", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, required=True)
 
@@ -56,24 +94,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("name")
     c.add_argument("configs", nargs="+", help="two or more YAML configs")
     _add_run_options(c)
+    c.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="configs simulated at once, each in its own process (default: one per CPU core)")
 
     sub.add_parser("list", help="list built-in workloads and shipped configs")
 
+    asked = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for modname in PLUGIN_COMMANDS:
+        stub = _plugin_stub(modname) if argv is not None else None
+        if stub is not None and stub[0] != asked:
+            sub.add_parser(stub[0], help=stub[1], add_help=False)
+            PLUGIN_MODULES[stub[0]] = modname
+            continue
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:
             if exc.name != modname:
                 raise
             continue
+        if stub is not None:
+            PLUGIN_MODULES[stub[0]] = modname
         mod.add_parser(sub)
     return parser
 
 
 def _cmd_workload(args) -> int:
-    from simulator.api import run
     from simulator.config import load_config
     from simulator.report import render_run
+    from simulator.runner import run_with_progress
     from simulator.workload_source import resolve
 
     phases = parse_phases(args.phases)
@@ -89,16 +137,17 @@ def _cmd_workload(args) -> int:
         Planner(cfg, args.ideal_memory).plan(ops)
         print(f"ok: {cfg.source} and {trace.workload} ({len(trace.layers)} layers, {len(ops)} ops) are valid")
         return 0
-    result = _with_progress(lambda: run(cfg, trace, phases=phases, ideal_memory=args.ideal_memory,
-                                        out=args.out, seed=args.seed), f"simulating {trace.workload}")
+    result = run_with_progress(f"simulating {trace.workload}", cfg, trace, phases=phases,
+                               ideal_memory=args.ideal_memory, out=args.out, seed=args.seed,
+                               fast_forward=args.fast_forward)
     render_run(result, top=args.top)
     return 0
 
 
 def _cmd_compare(args) -> int:
-    from simulator.api import run
     from simulator.config import load_config
     from simulator.report import render_compare
+    from simulator.runner import run_configs
     from simulator.workload_source import resolve
 
     if len(args.configs) < 2:
@@ -106,28 +155,28 @@ def _cmd_compare(args) -> int:
     phases = parse_phases(args.phases)
     trace = resolve(args.name)
     configs = [load_config(c, args.overrides, ideal_memory=args.ideal_memory) for c in args.configs]
-    results = [_with_progress(lambda cfg=cfg: run(cfg, trace, phases=phases, ideal_memory=args.ideal_memory,
-                                                  write=False, timeline=False, seed=args.seed),
-                              f"simulating {trace.workload} on {cfg.source}") for cfg in configs]
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"compare: --jobs {args.jobs} (must be at least 1)")
+    results = run_configs(configs, trace, [str(cfg.source) for cfg in configs], args.jobs, phases=phases,
+                          ideal_memory=args.ideal_memory, write=False, timeline=False, seed=args.seed,
+                          fast_forward=args.fast_forward)
     render_compare(results)
     return 0
 
 
 def _cmd_list(args) -> int:
+    from rich.console import Console
     from rich.table import Table
 
-    from simulator.config import CONFIG_DIR
-    from simulator.report import make_console
-    from simulator.workload_source import LAYER_DIR, builtin_workloads
     from workloads.layers import load_trace
 
-    console = make_console()
+    console = Console() if sys.stdout.isatty() else Console(width=132)
     t = Table(title="Built-in workloads (traces/layers/)", title_justify="left")
     for col in ("name", "layers", "GEMM layers", "parameters", "input"):
         t.add_column(col)
-    for name in builtin_workloads():
-        tr = load_trace(LAYER_DIR / f"{name}.yaml")
-        t.add_row(name, str(len(tr.layers)), str(sum(1 for layer in tr.layers if layer.is_gemm)),
+    for path in sorted(LAYER_DIR.glob("*.yaml")):
+        tr = load_trace(path)
+        t.add_row(path.stem, str(len(tr.layers)), str(sum(1 for layer in tr.layers if layer.is_gemm)),
                   f"{sum(layer.weight_elems for layer in tr.layers) / 1e6:.2f} M", "x".join(map(str, tr.input_shape)))
     console.print(t)
     t = Table(title="Configs (configs/)", title_justify="left")
@@ -140,26 +189,17 @@ def _cmd_list(args) -> int:
     return 0
 
 
-def _with_progress(fn, label: str):
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return fn()
-    with console.status(label):
-        return fn()
-
-
 COMMANDS = {"workload": _cmd_workload, "compare": _cmd_compare, "list": _cmd_list}
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else argv
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         handler = COMMANDS.get(args.command)
         if handler is None:
-            return importlib.import_module(f"simulator.cli_{args.command}").run(args)
+            return importlib.import_module(PLUGIN_MODULES.get(args.command, f"simulator.cli_{args.command}")).run(args)
         return handler(args)
     except UserError as exc:
         print(str(exc), file=sys.stderr)

@@ -17,20 +17,33 @@ DRAM channels. Every tile's timing is exact integer arithmetic:
   two need together ``spm_write`` (the write occupancy is what the read stream queues behind), and
   what remains (the wait for banks other streams hold) ``bank_conflict``;
 - an op ends when its last output tile is in DRAM; that tail is ``dram``.
+
+Fast-forward (the default; ``fast_forward=False`` is the event-per-tile oracle): once an op's state
+at a tile boundary repeats a period of tiles later (`components.periodic`), the engine skips k whole
+periods: their ledger deltas are added k times (integers), their timeline rows are the last period's
+rows shifted with numpy, and the SimPy clock stays behind by the skipped cycles (``offset``), which
+every reported cycle adds. Logical tile j after a skip is physical tile j + ``shift``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import simpy
 
 from simulator.components.dram import Dram
+from simulator.components.periodic import TAIL_GUARD_TILES, periods_ahead, signature, tile_ids
 from simulator.components.scratchpad import Scratchpad
+from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
 from simulator.placement import DIRECT, OpPlan, Plan, Transfer
 from simulator.stats import Ledger, OpRow
 from simulator.timeline import NullTracer
+
+HISTORY_STATES = 256  # distinct op states the fast-forward remembers
+PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
+# may be a multiple of the state's)
+MAX_TEMPLATE_ROWS = 1 << 18  # longest period, in timeline rows, that is copied
 
 
 @dataclass
@@ -40,31 +53,68 @@ class OpTiming:
     tiles: int
 
 
+@dataclass
+class _OpState:
+    """The running op: its logical tile count and physical shift (both move when periods are skipped)."""
+
+    plan: OpPlan
+    n: int
+    shift: int = 0
+    ready: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
+    runs: dict = field(default_factory=dict)
+    ids: object = None  # tile_ids of the op's tiles, computed when first needed
+
+    def tile(self, j: int):
+        return self.plan.tiles[j + self.shift]
+
+
 class Engine:
-    def __init__(self, cfg: Config, plan: Plan, ledger: Ledger, tracer=None, ideal_memory: bool = False):
+    def __init__(self, cfg: Config, plan: Plan, ledger: Ledger, tracer=None, ideal_memory: bool = False,
+                 fast_forward: bool = True, progress=None):
         self.cfg = cfg
         self.plan = plan
         self.ledger = ledger
         self.tracer = tracer or NullTracer()
         self.ideal = ideal_memory
+        self.fast_forward = fast_forward
+        self.progress = progress  # called with (ops done, ops in all) after every op
+        self._track = fast_forward and self.tracer.keeps_rows  # note which tile each address row is of
         self.env = simpy.Environment()
         self.spm = {name: Scratchpad(m, cfg.clock_ghz, ideal_memory) for name, m in cfg.memories.items()}
         self.dram = Dram(cfg.dram, cfg.clock_ghz, ideal_memory)
         self.op_timing: list[OpTiming] = []
         self.events = 0
-        self._unit_access: dict[tuple[str, str], list[int]] = {}  # the current op's unit accesses
+        self.skipped_tiles = 0
+        self.offset = 0  # cycles skipped by fast-forward: reported cycle = SimPy cycle + offset
+        # the current op's accesses, integers, booked to the ledger at the op's end (so a skipped
+        # period adds exactly k times its counts): (memory, tclass) -> [rb, wb, rw, ww], tclass -> [rb, wb]
+        self._unit_access: dict[tuple[str, str], list[int]] = {}
+        self._dma_access: dict[tuple[str, str], list[int]] = {}
+        self._dram_access: dict[str, list[int]] = {}
+        self._refs: list[tuple[int, int, int, int, int]] = []  # timeline rows [a, b) of tile transfer (tile, kind, k)
+        self._ref: tuple[int, int, int] | None = None
+        self.template_floor = 0  # a period's rows must start at or after this timeline row
+
+    def now(self) -> int:
+        return int(self.env.now) + self.offset
 
     def run(self) -> int:
         self.env.process(self._step())
         self.env.run()
-        return int(self.env.now)
+        return self.now()
+
+    def _slice(self, t_start, t_end, *args, **kwargs) -> None:
+        self.tracer.slice(t_start + self.offset, t_end + self.offset, *args, **kwargs)
 
     # ------------------------------------------------------------------------------------------
     def _step(self):
         for p in self.plan.ops:
-            start = int(self.env.now)
+            start = self.now()
             yield from self._op(p)
-            self.op_timing.append(OpTiming(start, int(self.env.now), len(p.tiles)))
+            self.op_timing.append(OpTiming(start, self.now(), len(p.tiles)))
+            if self.progress is not None:
+                self.progress(len(self.op_timing), len(self.plan.ops))
         if self.plan.post and self.plan.ops:
             last = self.plan.ops[-1].op
             row = self.ledger.row(last.layer, last.layer_id, last.op, last.phase)
@@ -75,7 +125,8 @@ class Engine:
             yield self.env.timeout(done - t0)
             self.ledger.add_stalls(row, {"dram": done - t0})
             unit = "pe_array" if last.gemm is not None else "vector"
-            self.tracer.slice(t0, done, unit, 0, row.layer_id, row.phase, row.op, stall="dram")
+            self._slice(t0, done, unit, 0, row.layer_id, row.phase, row.op, stall="dram")
+            self._book_accesses(row)
             self.ledger.leakage(row, done - t0)
 
     def _move(self, x: Transfer, t: int, row: OpRow, slot: int) -> tuple[int, int]:
@@ -86,13 +137,13 @@ class Engine:
                 spm = self.spm[x.memory]
                 r = spm.reserve(t, spm.read_demand(x.nbytes), int(self.env.now))
                 self._bank_slices(x.memory, r, row, x.tclass, x.nbytes, 0)
-                self.ledger.spm_access(row, self.cfg.memories[x.memory], x.tclass, x.nbytes, 0)
+                self._count(self._dma_access, (x.memory, x.tclass), x.nbytes, 0)
                 t = r.start + spm.read_latency
             s, e, done = self.dram.transfer(t, x.nbytes)
             dram_done = done
             if x.memory != DIRECT:
                 done = max(done, r.end + self.spm[x.memory].read_latency)
-            self.ledger.dram_access(row, x.tclass, 0, x.nbytes)
+            self._dram_count(x.tclass, 0, x.nbytes)
         else:
             s, e, done = self.dram.transfer(t, x.nbytes)
             dram_done = done
@@ -100,14 +151,43 @@ class Engine:
                 spm = self.spm[x.memory]
                 r = spm.reserve(s + self.dram.latency, spm.write_demand(x.nbytes), int(self.env.now))
                 self._bank_slices(x.memory, r, row, x.tclass, x.nbytes, 1)
-                self.ledger.spm_access(row, self.cfg.memories[x.memory], x.tclass, 0, x.nbytes)
+                self._count(self._dma_access, (x.memory, x.tclass), 0, x.nbytes)
                 done = max(done, r.end + spm.write_latency)
-            self.ledger.dram_access(row, x.tclass, x.nbytes, 0)
+            self._dram_count(x.tclass, x.nbytes, 0)
         w = int(x.to_dram)
-        self.tracer.slice(s, e, "dram", 0, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr, is_write=w)
-        self.tracer.slice(t, done, "dma", slot, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr,
-                          is_write=w)
+        a = self.tracer.mark() if self._ref is not None else 0
+        self._slice(s, e, "dram", 0, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr, is_write=w)
+        self._slice(t, done, "dma", slot, row.layer_id, row.phase, op, x.tclass, x.nbytes, x.dram_addr, is_write=w)
+        if self._ref is not None:
+            self._refs.append((a, self.tracer.mark(), *self._ref))
         return done, dram_done
+
+    def _count(self, acc: dict, key, rb: int, wb: int) -> None:
+        a = acc.get(key)
+        if a is None:
+            a = acc[key] = [0, 0, 0, 0]
+        wbytes = self.spm[key[0]].word_bytes
+        a[0] += rb
+        a[1] += wb
+        a[2] += -(-rb // wbytes)
+        a[3] += -(-wb // wbytes)
+
+    def _dram_count(self, tclass: str, rb: int, wb: int) -> None:
+        a = self._dram_access.get(tclass)
+        if a is None:
+            a = self._dram_access[tclass] = [0, 0]
+        a[0] += rb
+        a[1] += wb
+
+    def _book_accesses(self, row: OpRow) -> None:
+        mems = self.cfg.memories
+        for (name, tclass), (rb, wb, rw, ww) in self._dma_access.items():
+            self.ledger.spm_access(row, mems[name], tclass, rb, wb, rw, ww)
+        for tclass, (rb, wb) in self._dram_access.items():
+            self.ledger.dram_access(row, tclass, rb, wb)
+        for (name, tclass), (rb, wb, rw, ww) in self._unit_access.items():
+            self.ledger.spm_access(row, mems[name], tclass, rb, wb, rw, ww)
+        self._dma_access, self._dram_access, self._unit_access = {}, {}, {}
 
     # ------------------------------------------------------------------------------------------
     def _op(self, p: OpPlan):
@@ -115,84 +195,154 @@ class Engine:
         op = p.op
         row = self.ledger.row(op.layer, op.layer_id, op.op, op.phase)
         self.ledger.compute_energy(row, op.macs, op.vector_elem_ops)
-        self._unit_access = {}
-        t_op = int(env.now)
-        n = len(p.tiles)
-        ready = [env.event() for _ in range(n)]
+        t_op = self.now()
+        st = _OpState(p, len(p.tiles))
+        self._refs = []
         in_slots = simpy.Container(env, capacity=2, init=2)
         out_slots = simpy.Container(env, capacity=2, init=2)
         pre_ready = env.event()
-        env.process(self._dma_in(p, row, ready, in_slots, pre_ready))
+        env.process(self._dma_in(st, row, in_slots, pre_ready))
         unit = "pe_array" if op.gemm is not None else "vector"
+        t_free = int(env.now)
         dram_ready, _ = yield pre_ready
-        t_free = t_op
-        for i, tile in enumerate(p.tiles):
+        i = 0
+        while i < st.n:
             if i:
                 t_free = int(env.now)
-            dram_done, _ = yield ready[i]
+                if self.fast_forward:
+                    self._fast_forward(st, i, row, (in_slots, out_slots))
+            tile = st.tile(i)
+            ready = st.ready.get(i) or st.ready.setdefault(i, env.event())
+            dram_done, _ = yield ready
+            del st.ready[i]
             if i == 0:
                 dram_done = max(dram_done, dram_ready)
             t0 = int(env.now)
             self._wait_stalls(row, unit, t_free, t0, dram_done)
             end = self._tile(row, unit, tile, t0)
             self.events += 2
-            yield env.timeout(end - t0)
-            in_slots.put(1)
+            ev = env.timeout(end - t0)
+            ev.ff_tag = ("compute", i)
+            yield ev
+            put = in_slots.put(1)
+            put.ff_tag = ("put_in", i)
             if tile.writebacks:
                 t_w = int(env.now)
-                yield out_slots.get(1)
+                get = out_slots.get(1)
+                get.ff_tag = ("get_out", i)
+                yield get
                 if env.now > t_w:
                     self.ledger.add_stalls(row, {"dram": int(env.now) - t_w})
-                    self.tracer.slice(t_w, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
-                env.process(self._dma_out(tile.writebacks, row, out_slots, slot=2 + i % 2))
+                    self._slice(t_w, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
+                proc = env.process(self._dma_out(st, i, row, out_slots))
+                proc.ff_tag = ("out_end", i)
+                proc._target.ff_tag = ("out_init", i)
+            i += 1
         t_tail = int(env.now)
         yield out_slots.get(2)
         yield in_slots.get(2)
         if env.now > t_tail:
             self.ledger.add_stalls(row, {"dram": int(env.now) - t_tail})
-            self.tracer.slice(t_tail, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
-        self.ledger.leakage(row, int(env.now) - t_op)
-        for (name, tclass), (rb, wb, rw, ww) in self._unit_access.items():
-            self.ledger.spm_access(row, self.cfg.memories[name], tclass, rb, wb, rw, ww)
+            self._slice(t_tail, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
+        self._book_accesses(row)
+        self.ledger.leakage(row, self.now() - t_op)
 
-    def _dma_in(self, p: OpPlan, row: OpRow, ready, slots, pre_ready):
+    def _dma_in(self, st: _OpState, row: OpRow, slots, pre_ready):
         env = self.env
         t = int(env.now)
         done = dram_done = t
-        for x in p.pre:
+        for x in st.plan.pre:
             d, dd = self._move(x, t, row, slot=0)
             if not x.to_dram:
                 done, dram_done = max(done, d), max(dram_done, dd)
         if done > t:
             yield env.timeout(done - t)
         pre_ready.succeed((dram_done, done))
-        for i, tile in enumerate(p.tiles):
-            yield slots.get(1)
+        j = 0
+        while j < st.n:
+            get = slots.get(1)
+            get.ff_tag = ("get_in", j)
+            yield get
             t = int(env.now)
             done = dram_done = t
-            for x in tile.loads:
-                d, dd = self._move(x, t, row, slot=i % 2)
+            tile = st.tile(j)
+            for k, x in enumerate(tile.loads):
+                self._ref = (j + st.shift, 0, k) if self._track else None
+                d, dd = self._move(x, t, row, slot=j % 2)
                 done, dram_done = max(done, d), max(dram_done, dd)
+            self._ref = None
             if done > t:
                 self.events += 1
-                yield env.timeout(done - t)
-            ready[i].succeed((dram_done, done))
+                ev = env.timeout(done - t)
+                ev.ff_tag = ("loads", j, dram_done, done)
+                yield ev
+            ready = st.ready.get(j) or st.ready.setdefault(j, env.event())
+            ready.succeed((dram_done, done))
+            ready.ff_tag = ("ready", j, dram_done, done)
+            j += 1
 
-    def _dma_out(self, writebacks: list[Transfer], row: OpRow, slots, slot: int):
+    def _dma_out(self, st: _OpState, j: int, row: OpRow, slots):
+        """Writes logical tile j's outputs back; the tile is looked up when the process starts, since a
+        skip between its spawn and its start moves the physical tile it stands for."""
         t = int(self.env.now)
         done = t
-        for x in writebacks:
-            done = max(done, self._move(x, t, row, slot=slot)[0])
+        phys = j + st.shift
+        for k, x in enumerate(st.plan.tiles[phys].writebacks):
+            self._ref = (phys, 1, k) if self._track else None
+            done = max(done, self._move(x, t, row, slot=2 + j % 2)[0])
+        self._ref = None
         if done > t:
             self.events += 1
-            yield self.env.timeout(done - t)
-        slots.put(1)
+            ev = self.env.timeout(done - t)
+            ev.ff_tag = ("wb", j)
+            yield ev
+        put = slots.put(1)
+        put.ff_tag = ("put_out", j)
+
+    def _fast_forward(self, st: _OpState, i: int, row: OpRow, containers) -> None:
+        """At the top of tile i: skip whole periods if the state repeats one seen a period ago. The
+        history spans earlier skips (all its figures are in reported cycles and physical tiles), so a
+        period that contains skipped inner periods is found too."""
+        if st.n - i <= TAIL_GUARD_TILES + 2:  # too near the op's end for a period to fit
+            return
+        sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
+        if sig is None:
+            return
+        key = (sig, i % 2)
+        snap = Snapshot.take(self, row, i + st.shift)
+        seen = st.history.get(key)
+        if seen is None:
+            if len(st.history) >= HISTORY_STATES:
+                st.history.pop(next(iter(st.history)))
+                oldest = min(s.mark for snaps in st.history.values() for s in snaps)
+                self._refs = [r for r in self._refs if r[0] >= oldest]
+            seen = st.history[key] = []
+        if st.ids is None:
+            st.ids = tile_ids(st.plan.tiles)
+        ids, q = st.ids, snap.tile + 1
+        for prev in reversed(seen):
+            if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:
+                continue
+            period = snap.tile - prev.tile
+            if q < len(ids) and ids[q] != ids[q - period]:
+                continue
+            k = periods_ahead(ids, snap.tile, period, st.runs)
+            if k > 0:
+                copy_period(self, row, prev, snap, k, period, st.plan.tiles)
+                st.shift += k * period
+                st.n -= k * period
+                self.skipped_tiles += k * period
+                snap = Snapshot.take(self, row, i + st.shift)
+                break
+        seen.append(snap)
+        if len(seen) > PERIODS_TRIED:
+            del seen[0]
 
     def _bank_slices(self, memory: str, res, row: OpRow, tclass: str, nbytes: int, is_write: int) -> None:
         """One slice per stretch of bank time a reservation got; its bytes go with the first."""
         for k, (a, b) in enumerate(res.pieces):
-            self.tracer.slice(a, b, memory, 0, row.layer_id, row.phase, row.op, tclass, nbytes if k == 0 else 0,
-                              is_write=is_write)
+            self._slice(a, b, memory, 0, row.layer_id, row.phase, row.op, tclass, nbytes if k == 0 else 0,
+                        is_write=is_write)
 
     def _wait_stalls(self, row: OpRow, unit: str, t_free: int, t0: int, dram_done: int) -> None:
         if t0 <= t_free:
@@ -202,9 +352,9 @@ class Engine:
         self.ledger.add_stalls(row, parts)
         op = row.op
         if dram_part:
-            self.tracer.slice(t_free, t_free + dram_part, unit, 0, row.layer_id, row.phase, op, stall="dram")
+            self._slice(t_free, t_free + dram_part, unit, 0, row.layer_id, row.phase, op, stall="dram")
         if parts["bank_conflict"]:
-            self.tracer.slice(t_free + dram_part, t0, unit, 0, row.layer_id, row.phase, op, stall="bank_conflict")
+            self._slice(t_free + dram_part, t0, unit, 0, row.layer_id, row.phase, op, stall="bank_conflict")
 
     def _tile(self, row: OpRow, unit: str, tile, t0: int) -> int:
         ideal_end = t0 + tile.ideal_cycles
@@ -238,12 +388,11 @@ class Engine:
         parts = {busy: tile.stream_cycles, "fill_drain": tile.ideal_cycles - tile.stream_cycles,
                  "spm_write": spm_write, "spm_read": spm_read, "bank_conflict": max(0, conflict)}
         self.ledger.add_stalls(row, parts)
-        self.tracer.slice(t0, ideal_end, unit, 0, row.layer_id, row.phase, row.op)
+        self._slice(t0, ideal_end, unit, 0, row.layer_id, row.phase, row.op)
         t = ideal_end
         for cause in ("spm_write", "spm_read", "bank_conflict"):
             if parts[cause]:
-                self.tracer.slice(t, t + parts[cause], unit, 0, row.layer_id, row.phase, row.op, stall=cause)
+                self._slice(t, t + parts[cause], unit, 0, row.layer_id, row.phase, row.op, stall=cause)
                 t += parts[cause]
         assert t == end, (t, end)
         return end
-

@@ -1,7 +1,9 @@
 """Write a run to HDF5: root attributes and the /layers, /traffic, /energy, /timeline, /errors tables.
 
 The file is written under a temporary name in the target folder and renamed when complete, so a
-failed run never leaves a half-written file.
+failed run never leaves a half-written file. The timeline is streamed: `RunFile.append_timeline`
+writes whole chunks as the engine fills them (memory does not grow with the run), and the op index
+(/timeline_index) is built chunk by chunk as they go.
 """
 
 from __future__ import annotations
@@ -13,35 +15,75 @@ import numpy as np
 
 from simulator import schema
 from simulator.fileio import atomic_output
-from simulator.trace import build_timeline_index
+from simulator.trace import INDEX_FIELDS, index_runs, merge_runs
 
-TIMELINE_CHUNK_ROWS = 65536
+TIMELINE_CHUNK_ROWS = 65536  # rows per chunk of a timeline written whole (`write_run`)
+
+
+class RunFile:
+    """An open run file (the temporary name): timeline rows stream in, `finish` writes the rest."""
+
+    def __init__(self, tmp: str | Path):
+        self.f = h5py.File(tmp, "w")
+        self.rows = 0
+        self._index: list[np.ndarray] = []
+
+    def __enter__(self) -> "RunFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.f.close()
+
+    def _dataset(self, first: int):
+        if "timeline" not in self.f:
+            self.f.create_dataset("timeline", shape=(0,), dtype=np.dtype(schema.TIMELINE_FIELDS), maxshape=(None,),
+                                  chunks=(max(1, min(TIMELINE_CHUNK_ROWS, first)),), compression="gzip",
+                                  compression_opts=4, shuffle=True)
+        return self.f["timeline"]
+
+    def append_timeline(self, rows: np.ndarray) -> None:
+        """Append rows (whole chunks except at the end, so chunks line up with the index's)."""
+        if not len(rows) and "timeline" in self.f:
+            return
+        rows = rows.astype(schema.TIMELINE_FIELDS)
+        ds = self._dataset(len(rows))
+        ds.resize((self.rows + len(rows),))
+        ds[self.rows:] = rows
+        self._index.append(index_runs(rows, self.rows))
+        self.rows += len(rows)
+
+    def read_timeline(self, start: int, stop: int) -> np.ndarray:
+        return self.f["timeline"][start:stop]
+
+    def finish(self, result) -> None:
+        f = self.f
+        f.attrs["schema_version"] = schema.SCHEMA_VERSION
+        f.attrs["simulator_version"] = result.simulator_version
+        f.attrs["workload"] = result.workload
+        f.attrs["seed"] = int(result.seed)
+        f.attrs["config_yaml"] = result.config.to_yaml()
+        f.attrs["clock_ghz"] = float(result.config.clock_ghz)
+        f.attrs["total_cycles"] = int(result.total_cycles)
+        f.attrs["phases"] = ",".join(result.phases)
+        f.attrs["ideal_memory"] = bool(result.ideal_memory)
+        f.attrs["hw_units"] = np.array(result.hw_units, dtype=h5py.string_dtype("utf-8"))
+        f.attrs["stall_precedence"] = ",".join(schema.STALLS)
+        for name, data in (("layers", result.layers), ("traffic", result.traffic), ("energy", result.energy),
+                           ("errors", result.errors)):
+            f.create_dataset(name, data=data, compression="gzip" if len(data) > 256 else None)
+        self.append_timeline(np.zeros(0, dtype=schema.TIMELINE_FIELDS))
+        f["timeline"].attrs["time_unit"] = "cycles"
+        f["timeline"].attrs["hw_units"] = f.attrs["hw_units"]
+        f.create_dataset("timeline_index", data=merge_runs(self._index).astype(INDEX_FIELDS))
 
 
 def write_run(path: str | Path, result) -> Path:
+    """Write a finished in-memory result (its ``timeline`` array) as one file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["schema_version"] = schema.SCHEMA_VERSION
-            f.attrs["simulator_version"] = result.simulator_version
-            f.attrs["workload"] = result.workload
-            f.attrs["seed"] = int(result.seed)
-            f.attrs["config_yaml"] = result.config.to_yaml()
-            f.attrs["clock_ghz"] = float(result.config.clock_ghz)
-            f.attrs["total_cycles"] = int(result.total_cycles)
-            f.attrs["phases"] = ",".join(result.phases)
-            f.attrs["ideal_memory"] = bool(result.ideal_memory)
-            f.attrs["hw_units"] = np.array(result.hw_units, dtype=h5py.string_dtype("utf-8"))
-            f.attrs["stall_precedence"] = ",".join(schema.STALLS)
-            for name, data in (("layers", result.layers), ("traffic", result.traffic), ("energy", result.energy),
-                               ("errors", result.errors)):
-                f.create_dataset(name, data=data, compression="gzip" if len(data) > 256 else None)
-            tl = result.timeline
-            f.create_dataset("timeline", data=tl, maxshape=(None,),
-                             chunks=(max(1, min(TIMELINE_CHUNK_ROWS, len(tl))),), compression="gzip",
-                             compression_opts=4, shuffle=True)
-            f["timeline"].attrs["time_unit"] = "cycles"
-            f["timeline"].attrs["hw_units"] = f.attrs["hw_units"]
-            f.create_dataset("timeline_index", data=build_timeline_index(tl, TIMELINE_CHUNK_ROWS))
+    with atomic_output(path) as tmp, RunFile(tmp) as out:
+        tl = result.timeline
+        for a in range(0, len(tl), TIMELINE_CHUNK_ROWS):
+            out.append_timeline(tl[a:a + TIMELINE_CHUNK_ROWS])
+        out.finish(result)
     return path

@@ -12,8 +12,14 @@ _CLASS = schema.enum_codes(schema.TENSOR_CLASSES)
 _STALL = schema.enum_codes(schema.STALLS + (schema.NO_STALL,))
 
 
+_ROW_DTYPE = np.dtype([(n, np.dtype(t) if isinstance(t, str) else np.dtype("i1")) for n, t in schema.TIMELINE_FIELDS])
+FLUSH_ROWS = 1 << 16
+
+
 class NullTracer:
     """Keeps nothing: for benchmarks and callers that only want the ledgers."""
+
+    keeps_rows = False
 
     def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
               stall=schema.NO_STALL, is_write=0) -> None:
@@ -22,19 +28,35 @@ class NullTracer:
     def table(self) -> np.ndarray:
         return np.zeros(0, dtype=schema.TIMELINE_FIELDS)
 
+    def mark(self) -> int:
+        """How many rows were kept so far."""
+        return 0
 
-_ROW_DTYPE = [(n, np.dtype(t) if isinstance(t, str) else np.dtype("i1")) for n, t in schema.TIMELINE_FIELDS]
-FLUSH_ROWS = 1 << 16
+    def since(self, mark: int) -> np.ndarray:
+        """The rows kept since ``mark``, packed."""
+        return np.zeros(0, dtype=_ROW_DTYPE)
+
+    def extend(self, rows: np.ndarray) -> None:
+        """Append packed rows (fast-forward's copies of a period)."""
+
+
 
 
 class BufferTracer(NullTracer):
     """Buffers slices as tuples, packed into structured arrays every FLUSH_ROWS rows (tuples cost
-    ~10x the memory of packed rows), and builds one array at the end."""
+    ~10x the memory of packed rows). With a ``sink`` (`h5out.RunFile`) every whole chunk of
+    FLUSH_ROWS rows goes to the file as soon as it is full, so memory does not grow with the run;
+    without one, `table` builds one array at the end."""
 
-    def __init__(self, hw_units: list[str]):
+    keeps_rows = True
+
+    def __init__(self, hw_units: list[str], sink=None):
         self.units = {name: i for i, name in enumerate(hw_units)}
         self.rows: list[tuple] = []
         self.packed: list[np.ndarray] = []
+        self.n_packed = 0  # rows in self.packed and in the sink
+        self.sink = sink
+        self.written = 0
 
     def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
               stall=schema.NO_STALL, is_write=0) -> None:
@@ -46,10 +68,50 @@ class BufferTracer(NullTracer):
 
     def _flush(self) -> None:
         if self.rows:
-            self.packed.append(np.array(self.rows, dtype=_ROW_DTYPE))
+            self._store(np.array(self.rows, dtype=_ROW_DTYPE))
             self.rows = []
 
-    def table(self) -> np.ndarray:
+    def _store(self, arr: np.ndarray) -> None:
+        self.packed.append(arr)
+        self.n_packed += len(arr)
+        if self.sink is not None and self.n_packed - self.written >= FLUSH_ROWS:
+            self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        pending = np.concatenate(self.packed) if len(self.packed) > 1 else self.packed[0]
+        cut = len(pending) if final else len(pending) // FLUSH_ROWS * FLUSH_ROWS
+        for a in range(0, cut, FLUSH_ROWS):
+            self.sink.append_timeline(pending[a:a + FLUSH_ROWS])
+        self.written += cut
+        self.packed = [pending[cut:]] if cut < len(pending) else []
+
+    def mark(self) -> int:
+        return self.n_packed + len(self.rows)
+
+    def since(self, mark: int) -> np.ndarray:
         self._flush()
+        parts, end = [], self.n_packed
+        for arr in reversed(self.packed):
+            if end <= mark:
+                break
+            start = end - len(arr)
+            parts.append(arr[max(mark - start, 0):])
+            end = start
+        if mark < self.written:
+            parts.append(self.sink.read_timeline(mark, self.written).astype(_ROW_DTYPE))
+        return np.concatenate(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
+
+    def extend(self, rows: np.ndarray) -> None:
+        self._flush()
+        for a in range(0, len(rows), FLUSH_ROWS):
+            self._store(rows[a:a + FLUSH_ROWS])
+
+    def table(self) -> np.ndarray | None:
+        """The whole timeline; with a sink, the rest is written to it and None returned."""
+        self._flush()
+        if self.sink is not None:
+            if self.packed:
+                self._drain(final=True)
+            return None
         arr = np.concatenate(self.packed) if self.packed else np.zeros(0, dtype=_ROW_DTYPE)
         return arr.astype(schema.TIMELINE_FIELDS)

@@ -1,0 +1,94 @@
+"""Fast-forward over k periods of tiles: the ledger deltas of the last period times k (integers), and
+the period's timeline rows copied k times with numpy (cycles shifted, DRAM addresses of the tiles
+the copies stand for)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass
+
+import numpy as np
+
+BLOCK_ROWS = 1 << 18  # copied timeline rows made at a time (memory stays bounded)
+MAX_COPY_REFS = 1 << 16  # address rows of copies remembered for longer periods
+
+
+@dataclass
+class Snapshot:
+    """What the engine has accumulated at the top of a tile (for the delta of one period)."""
+
+    tile: int  # physical tile index
+    now: int  # reported cycle
+    mark: int
+    stalls: dict
+    unit_access: dict
+    dma_access: dict
+    dram_access: dict
+    events: int
+    busy: tuple
+
+    @classmethod
+    def take(cls, engine, row, i: int) -> "Snapshot":
+        return cls(i, engine.now(), engine.tracer.mark(), dict(row.stalls),
+                   _copy(engine._unit_access), _copy(engine._dma_access), _copy(engine._dram_access),
+                   engine.events, _busy(engine))
+
+
+def _copy(acc: dict) -> dict:
+    return {k: v[:] for k, v in acc.items()}
+
+
+def _busy(engine) -> tuple:
+    return tuple(s.busy_cycles for s in engine.spm.values()) + (engine.dram.busy_cycles,)
+
+
+def _add_delta(acc: dict, now: dict, before: dict, k: int) -> None:
+    for key, vals in now.items():
+        old = before.get(key)
+        cur = acc[key]
+        for n in range(len(vals)):
+            cur[n] += k * (vals[n] - (old[n] if old else 0))
+
+
+def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int, tiles) -> None:
+    """Account for k more periods identical to the one from ``prev`` to ``snap`` (taken now)."""
+    delta = snap.now - prev.now
+    for s, v in snap.stalls.items():
+        row.stalls[s] += k * (v - prev.stalls[s])
+    _add_delta(engine._unit_access, snap.unit_access, prev.unit_access, k)
+    _add_delta(engine._dma_access, snap.dma_access, prev.dma_access, k)
+    _add_delta(engine._dram_access, snap.dram_access, prev.dram_access, k)
+    for s, (a, b) in zip(engine.spm.values(), zip(snap.busy, prev.busy)):
+        s.busy_cycles += k * (a - b)
+    engine.dram.busy_cycles += k * (snap.busy[-1] - prev.busy[-1])
+
+    rows = engine.tracer.since(prev.mark)
+    n = len(rows)
+    if n:
+        all_refs = engine._refs  # in row order
+        refs = all_refs[bisect_left(all_refs, (prev.mark,)):bisect_left(all_refs, (snap.mark,))]
+        base = engine.tracer.mark() - prev.mark
+        keep_refs = k * len(refs) <= MAX_COPY_REFS
+        per_block = max(1, BLOCK_ROWS // n)
+        for m0 in range(1, k + 1, per_block):
+            ms = np.arange(m0, min(k, m0 + per_block - 1) + 1, dtype=np.int64)
+            out = np.tile(rows, len(ms))
+            shift = np.repeat(ms * delta, n)
+            out["t_start_cycles"] += shift
+            out["t_end_cycles"] += shift
+            addr = out["dram_addr"]
+            for a, b, tile, kind, x in refs:
+                vals = np.fromiter(((tiles[tile + m * period].loads if kind == 0 else
+                                     tiles[tile + m * period].writebacks)[x].dram_addr for m in ms.tolist()),
+                                   dtype=np.int64, count=len(ms))
+                for r in range(a - prev.mark, b - prev.mark):
+                    addr[r::n] = vals
+            engine.tracer.extend(out)
+        if keep_refs:  # the copies' own address rows, for a longer period found later
+            for m in range(1, k + 1):
+                off = base + (m - 1) * n
+                engine._refs.extend((a + off, b + off, tile + m * period, kind, x) for a, b, tile, kind, x in refs)
+        else:  # too many to keep: no later period may start before the copies
+            engine._refs.clear()
+            engine.template_floor = engine.tracer.mark()
+    engine.offset += k * delta
