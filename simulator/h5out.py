@@ -13,6 +13,7 @@ import numpy as np
 
 from simulator import schema
 from simulator.fileio import atomic_output
+from simulator.memories_table import write_memories
 from simulator.trace import build_timeline_index
 
 TIMELINE_CHUNK_ROWS = 65536
@@ -37,6 +38,7 @@ def write_run(path: str | Path, result) -> Path:
             for name, data in (("layers", result.layers), ("traffic", result.traffic), ("energy", result.energy),
                                ("errors", result.errors)):
                 f.create_dataset(name, data=data, compression="gzip" if len(data) > 256 else None)
+            write_memories(f, result.config)
             tl = result.timeline
             f.create_dataset("timeline", data=tl, maxshape=(None,),
                              chunks=(max(1, min(TIMELINE_CHUNK_ROWS, len(tl))),), compression="gzip",

@@ -2,9 +2,10 @@
 accelerator needs; one function over the technology interface, shared by every technology.
 
 The rule, in bytes per accelerator cycle:
-- required write bandwidth of a memory = the fastest on-chip writer (the PE array and the vector
-  unit run one op after the other) plus the DMA fill rate (DMA runs beside them, double-buffered).
-  On-chip writers: the PE array's output rate for the classes the array writes there (``activation``, ``error``,
+- required write bandwidth of a memory = the fastest of its writers, each at its peak rate (a write
+  buffer, or a transfer's slack, absorbs the overlap of DMA with the array; a sum of the two would
+  double the sense amplifiers and write drivers, and with them the MRAM's area). Writers: the PE
+  array's output rate for the classes the array writes there (``activation``, ``error``,
   ``weight_gradient``): cols x element bytes per cycle for ``ws`` / ``is`` (one output per column
   per cycle), rows x element bytes for ``os`` (outputs drain row-wise); the accumulator's partial
   sums at the same rate in fp32 (4 bytes); the vector unit's lanes x element bytes for every class
@@ -64,7 +65,7 @@ def required_write_bytes_per_cycle(classes: tuple[str, ...], accumulator: bool, 
         on_chip.append(outputs_per_cycle * PSUM_BYTES)
     if classes:
         on_chip.append(vector_lanes * element_bytes)
-    return max(on_chip) + (dram_bytes_per_cycle if classes else 0.0)
+    return max(on_chip + ([dram_bytes_per_cycle] if classes else []))
 
 
 @dataclass(frozen=True)
