@@ -228,6 +228,15 @@ def render_compare(results, console: Console | None = None) -> None:
     add("total energy", [s["total_energy_pj"] for s in sums], fmt_energy)
     for c in schema.ENERGY_COMPONENTS:
         add(f"  {c} energy", [s["energy_pj"][c] for s in sums], fmt_energy)
+    if all(hasattr(r.config, "memories") for r in results):  # runs, not a file's summary (trace diff)
+        _compare_memories(results, add, t)
+    add("DRAM read", [s["dram_read_bytes"] for s in sums], fmt_bytes)
+    add("DRAM written", [s["dram_write_bytes"] for s in sums], fmt_bytes)
+    console.print(t)
+
+
+def _compare_memories(results, add, t) -> None:
+    """Area, capacity and organisation of every memory, side by side."""
     add("scratchpad area mm2", [sum(m.area_mm2 for m in r.config.memories.values()) for r in results],
         lambda v: f"{v:.3f}")
     for name in results[0].config.memories:
@@ -236,6 +245,3 @@ def render_compare(results, console: Console | None = None) -> None:
             add(f"  {name} area mm2", [m.area_mm2 for m in mems], lambda v: f"{v:.3f}")
             add(f"  {name} KiB", [m.capacity_bytes // 1024 for m in mems], lambda v: f"{v:,}")
             t.add_row(f"  {name} banks x bits", *[f"{m.banks} x {m.word_bits}" for m in mems])
-    add("DRAM read", [s["dram_read_bytes"] for s in sums], fmt_bytes)
-    add("DRAM written", [s["dram_write_bytes"] for s in sums], fmt_bytes)
-    console.print(t)
