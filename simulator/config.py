@@ -220,7 +220,8 @@ def _organised(model_dict: dict, where_path: str, base_dir, demand_bytes_per_cyc
         chosen = organise(spec, demand_bytes_per_cycle, clock_ghz, target_area_mm2).figures
     except UserError as exc:
         raise UserError(where.reattribute(str(exc))) from None
-    return dict(model_dict, capacity_kib=chosen.capacity_bytes // 1024, banks=chosen.banks, word_bits=chosen.word_bits)
+    return dict(model_dict, capacity_kib=chosen.capacity_bytes // 1024, banks=chosen.banks,
+                word_bits=chosen.word_bits)
 
 
 def _write_demand(doc: dict, name: str, array: ArrayConfig, vector: VectorConfig, dram: DramConfig,

@@ -101,7 +101,8 @@ def test_resolved_organisation_in_the_run_file(tmp_path):
 def test_bad_organize_is_one_line():
     with pytest.raises(UserError) as info:
         load_config(CONFIG_DIR / "mram_iso_capacity.yaml", ["memories.spm_act.organize=best"])
-    assert str(info.value) == "--set memories.spm_act.organize: memories.spm_act.organize = 'best' (accepted: fixed, auto)"
+    assert str(info.value) == ("--set memories.spm_act.organize: memories.spm_act.organize = 'best' "
+                               "(accepted: fixed, auto)")
 
 
 @pytest.mark.parametrize("preset", ["mram_iso_area.yaml", "sot_mram_iso_area.yaml"])

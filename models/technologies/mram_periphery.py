@@ -5,8 +5,9 @@ amplifier/write driver. Sense amplifiers belong to subarrays, not to banks: the 
 the count NVSim's single-bank optimum gives them (every column of every subarray when the whole
 memory is one mat; else the word spread over the four subarrays of 1 mat per 8: NVSim's 2048 at
 1 MB and 4096 at 4 MB, 54 F^2 cell), and banking adds sense amplifiers only when the banks
-together would have fewer than one word's worth each (banks x word_bits). Read latency = periphery + sensing time + H-tree; write latency = write
-pulse + periphery + H-tree; a write occupies its bank for the pulse plus periphery (not pipelined).
+together would have fewer than one word's worth each (banks x word_bits). Read latency =
+periphery + sensing time + H-tree; write latency = write pulse + periphery + H-tree; a write
+occupies its bank for the pulse plus periphery (not pipelined).
 Leakage is CMOS periphery only (NVSim's MTJ cells leak nothing): per bit plus a fixed global part.
 
 The cell terms (`MramCell`) come from the technology's device model, not from NVSim: NVSim's cell
