@@ -114,6 +114,8 @@ def test_iso_area_areas_within_two_percent_of_the_sram(preset):
             mem = cfg.memories[name]
             assert 0.98 * sram[name].area_mm2 <= mem.area_mm2 <= sram[name].area_mm2, (name, fixed)
             assert (mem.capacity_bytes // 1024) % capacity_step_kib(mem.banks, mem.word_bits) == 0
+            if not fixed:  # 64 B/cycle on the edge preset (see test_required_rate_of_the_edge_preset_by_hand)
+                assert mem.banks * mem.word_bytes / -(-mem.write_occupancy_ns // 1) >= 64
 
 
 def test_iso_area_is_continuous_not_powers_of_two():
