@@ -27,6 +27,7 @@ PLACED_CLASSES = schema.PLACED_CLASSES
 FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
 ENGINE_KEYS = ("write_buffer_words",)
+ORGANIZE_MODES = ("fixed", "auto")  # models.technologies.organize.ORGANIZE_MODES
 
 
 def ns_to_cycles(ns: float, clock_ghz: float) -> int:
@@ -206,7 +207,36 @@ def _choice(sec: dict, key: str, path: str, where: _Where, accepted, default=Non
     return value
 
 
-def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
+def _organised(model_dict: dict, where_path: str, base_dir, demand_bytes_per_cycle: float, clock_ghz: float,
+               target_area_mm2: float | None, where: _Where) -> dict:
+    """``organize: auto``: the memory's capacity, banks and word width by `models.technologies.organize`."""
+    from models import technologies
+    from models.technologies.organize import organise
+
+    try:
+        spec = technologies.parse(model_dict, where_path, base_dir)
+        if spec.nvsim_file is not None:
+            raise UserError(f"{where_path}.organize = 'auto' (an NVSim output fixes the organisation; use fixed)")
+        chosen = organise(spec, demand_bytes_per_cycle, clock_ghz, target_area_mm2).figures
+    except UserError as exc:
+        raise UserError(where.reattribute(str(exc))) from None
+    return dict(model_dict, capacity_kib=chosen.capacity_bytes // 1024, banks=chosen.banks,
+                word_bits=chosen.word_bits)
+
+
+def _write_demand(doc: dict, name: str, array: ArrayConfig, vector: VectorConfig, dram: DramConfig,
+                  clock_ghz: float) -> float:
+    """Required write bytes per cycle of memory ``name`` (`models.technologies.organize`'s rule)."""
+    from models.technologies.organize import required_write_bytes_per_cycle
+
+    pl = doc.get("placement") if isinstance(doc.get("placement"), dict) else {}
+    classes = tuple(c for c in PLACED_CLASSES if pl.get(c) == name)
+    return required_write_bytes_per_cycle(classes, doc.get("accumulator") == name, array.dataflow, array.rows,
+                                          array.cols, schema.BYTES_PER_ELEMENT[array.precision], vector.lanes,
+                                          dram.channels * dram.bandwidth_gbps / clock_ghz)
+
+
+def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cycle: float = 0.0) -> MemoryConfig:
     """One memory: its technology (`models.technologies`) validates its technology keys and
     gives its figures; figure keys in the YAML override the model's; ``iso_area_with`` (a memory
     description) sizes the capacity to the largest that fits that memory's area."""
@@ -218,11 +248,12 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
         where.fail(path, sec, "must be a mapping")
     sec = {k: v for k, v in sec.items() if v is not None}  # null removes a key a base config set
     tech = _choice(sec, "technology", path, where, technologies.names())
-    allowed = technologies.get(tech).accepted_keys() + ("iso_area_with",) + ENGINE_KEYS + FIGURE_KEYS
+    allowed = technologies.get(tech).accepted_keys() + ("iso_area_with", "organize") + ENGINE_KEYS + FIGURE_KEYS
     for k in sec:
         if k not in allowed:
             where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}")
-    model_dict = {k: v for k, v in sec.items() if k not in FIGURE_KEYS + ENGINE_KEYS + ("iso_area_with",)}
+    model_dict = {k: v for k, v in sec.items() if k not in FIGURE_KEYS + ENGINE_KEYS + ("iso_area_with", "organize")}
+    organize = _choice(sec, "organize", path, where, ORGANIZE_MODES, "fixed")
     base_dir = Path(where.source).parent if where.source else None
     if "iso_area_with" in sec:
         ref = sec["iso_area_with"]
@@ -233,6 +264,12 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float) -> MemoryConfig:
         target = technologies.from_config(ref, f"{where.source}: {path}.iso_area_with", base_dir).area_mm2
         model_dict["capacity_kib"] = capacity_for_area(model_dict, target, f"{where.source}: {path}")
         sec = dict(sec, capacity_kib=model_dict["capacity_kib"])
+    else:
+        target = None
+    if organize == "auto":
+        model_dict = _organised(model_dict, f"{where.source}: {path}", base_dir, demand_bytes_per_cycle, clock_ghz,
+                                target, where)
+        sec = dict(sec, **{k: model_dict[k] for k in ("capacity_kib", "banks", "word_bits")})
     cap_kib = _num(sec, "capacity_kib", path, where, 1, 1 << 24, integer=True)
     banks = _num(sec, "banks", path, where, 1, 4096, integer=True)
     if banks & (banks - 1):
@@ -347,20 +384,22 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for name in mems:
         if name in schema.FIXED_HW_UNITS or name == "dram" or not str(name).isidentifier():
             where.fail(f"memories.{name}", name, "a memory name must be an identifier other than pe_array, vector, dma, dram")
-    memories = {name: _memory(name, sec, where, clock) for name, sec in mems.items()}
+    dram = _dram(doc.get("dram") or {}, where)
+    memories = {name: _memory(name, sec, where, clock, _write_demand(doc, name, array, vector, dram, clock))
+                for name, sec in mems.items()}
     pl = _section(doc, "placement", where, PLACED_CLASSES)
     targets = tuple(memories) + ("dram",)
     placement = {c: _choice(pl, c, "placement", where, targets) for c in PLACED_CLASSES}
     acc = doc.get("accumulator")
     if acc is not None and acc not in memories:
         where.fail("accumulator", acc, f"accepted: null, {', '.join(memories)}")
-    dram = _dram(doc.get("dram") or {}, where)
     energy = _energy(_section(doc, "energy", where, ("mac_pj", "vector_op_pj", "node_nm"), required=False), where,
                      array.precision)
     resolved = copy.deepcopy(doc)
     resolved["ideal_memory"] = bool(ideal_memory)
     for name, mem in memories.items():
-        resolved["memories"][name]["capacity_kib"] = mem.capacity_bytes // 1024
+        resolved["memories"][name].update(capacity_kib=mem.capacity_bytes // 1024, banks=mem.banks,
+                                          word_bits=mem.word_bits)
         resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
             "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb}
     resolved["dram"] = {f.name: getattr(dram, f.name) for f in fields(DramConfig)}

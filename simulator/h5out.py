@@ -15,6 +15,7 @@ import numpy as np
 
 from simulator import schema
 from simulator.fileio import atomic_output
+from simulator.memories_table import write_memories
 from simulator.trace import INDEX_FIELDS, index_runs, merge_runs
 
 TIMELINE_CHUNK_ROWS = 65536  # rows per chunk of a timeline written whole (`write_run`)
@@ -71,6 +72,7 @@ class RunFile:
         for name, data in (("layers", result.layers), ("traffic", result.traffic), ("energy", result.energy),
                            ("errors", result.errors)):
             f.create_dataset(name, data=data, compression="gzip" if len(data) > 256 else None)
+        write_memories(f, result.config)
         self.append_timeline(np.zeros(0, dtype=schema.TIMELINE_FIELDS))
         f["timeline"].attrs["time_unit"] = "cycles"
         f["timeline"].attrs["hw_units"] = f.attrs["hw_units"]

@@ -119,6 +119,8 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
         t.add_row(c, *[fmt_energy(v) for v in vals], fmt_energy(sum(vals)), _pct(sum(vals), total))
     console.print(t)
 
+    render_memories(cfg, console)
+
     tr = result.traffic
     t = table("Traffic by tensor class")
     t.add_column("class")
@@ -136,7 +138,25 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(t)
     render_errors(result, console)
     if result.path:
-        console.print(f"trace: [bold]{result.path}[/] (h5py: /layers /traffic /energy /timeline /errors)")
+        console.print(f"trace: [bold]{result.path}[/] (h5py: /layers /traffic /energy /timeline /errors /memories)")
+
+
+def render_memories(cfg, console: Console) -> None:
+    """One row per memory as simulated: organisation, area and per-access figures (= /memories)."""
+    from simulator.memories_table import memories_rows
+
+    rows = memories_rows(cfg)
+    t = table(f"Memories (total area {rows['area_mm2'].sum():.3f} mm2)")
+    cols = (("memory", "name", "{}"), ("technology", "technology", "{}"), ("KiB", "capacity_kib", "{:,}"),
+            ("banks", "banks", "{}"), ("word bits", "word_bits", "{}"), ("area mm2", "area_mm2", "{:.3f}"),
+            ("leakage mW", "leakage_mw", "{:.3g}"), ("read pJ", "read_energy_pj", "{:.3g}"),
+            ("write pJ", "write_energy_pj", "{:.3g}"), ("read ns", "read_latency_ns", "{:.3g}"),
+            ("write ns", "write_latency_ns", "{:.3g}"), ("write occ. ns", "write_occupancy_ns", "{:.3g}"))
+    for label, _, _ in cols:
+        t.add_column(label, justify="left" if label in ("memory", "technology") else "right")
+    for r in rows:
+        t.add_row(*[fmt.format(r[key].decode() if isinstance(r[key], bytes) else r[key]) for _, key, fmt in cols])
+    console.print(t)
 
 
 def expected_bit_errors(errors: np.ndarray) -> np.ndarray:
@@ -208,6 +228,20 @@ def render_compare(results, console: Console | None = None) -> None:
     add("total energy", [s["total_energy_pj"] for s in sums], fmt_energy)
     for c in schema.ENERGY_COMPONENTS:
         add(f"  {c} energy", [s["energy_pj"][c] for s in sums], fmt_energy)
+    if all(hasattr(r.config, "memories") for r in results):  # runs, not a file's summary (trace diff)
+        _compare_memories(results, add, t)
     add("DRAM read", [s["dram_read_bytes"] for s in sums], fmt_bytes)
     add("DRAM written", [s["dram_write_bytes"] for s in sums], fmt_bytes)
     console.print(t)
+
+
+def _compare_memories(results, add, t) -> None:
+    """Area, capacity and organisation of every memory, side by side."""
+    add("scratchpad area mm2", [sum(m.area_mm2 for m in r.config.memories.values()) for r in results],
+        lambda v: f"{v:.3f}")
+    for name in results[0].config.memories:
+        if all(name in r.config.memories for r in results):
+            mems = [r.config.memories[name] for r in results]
+            add(f"  {name} area mm2", [m.area_mm2 for m in mems], lambda v: f"{v:.3f}")
+            add(f"  {name} KiB", [m.capacity_bytes // 1024 for m in mems], lambda v: f"{v:,}")
+            t.add_row(f"  {name} banks x bits", *[f"{m.banks} x {m.word_bits}" for m in mems])

@@ -63,4 +63,9 @@ ERRORS_FIELDS = [("layer_id", "i4"), ("tensor_class", CLASS_DT), ("memory", NAME
                  ("bits_read", "i8"), ("switch_fraction", "f8"), ("mean_residence_ns", "f8"),
                  ("p_write_p2ap", "f8"), ("p_write_ap2p", "f8"), ("p_read_disturb", "f8"), ("p_retention", "f8")]
 
+MEMORIES_FIELDS = [("name", NAME_DT), ("technology", NAME_DT), ("capacity_kib", "i8"), ("banks", "i4"),
+                   ("word_bits", "i4"), ("area_mm2", "f8"), ("leakage_mw", "f8"), ("read_energy_pj", "f8"),
+                   ("write_energy_pj", "f8"), ("read_latency_ns", "f8"), ("write_latency_ns", "f8"),
+                   ("write_occupancy_ns", "f8"), ("ecc", NAME_DT), ("power_gating", "?"), ("temperature_k", "f8")]
+
 ROOT_ATTRS = ("schema_version", "simulator_version", "workload", "seed", "config_yaml")

@@ -23,7 +23,7 @@ def test_hdf5_contents_readable_with_h5py(tmp_path, config_file):
         assert cfg["array"]["rows"] == 8 and "resolved_figures" in cfg["memories"]["spm_act"]
         for name, fields in (("layers", schema.LAYERS_FIELDS), ("traffic", schema.TRAFFIC_FIELDS),
                              ("energy", schema.ENERGY_FIELDS), ("timeline", schema.TIMELINE_FIELDS),
-                             ("errors", schema.ERRORS_FIELDS)):
+                             ("errors", schema.ERRORS_FIELDS), ("memories", schema.MEMORIES_FIELDS)):
             assert list(f[name].dtype.names) == [n for n, _ in fields], name
         layers = f["layers"][()]
         assert np.array_equal(layers["total_cycles"], res.layers["total_cycles"])

@@ -7,6 +7,7 @@ import pytest
 
 from models import mtj
 from models.errors import UserError
+from models.technologies.search import capacity_step_kib
 from models.memory_array import (
     MemoryArray, MramCell, capacity_for_area, cmos_constants, mram_figures, sram_figures,
 )
@@ -205,9 +206,13 @@ def test_sram_flavor_leakage_and_node_interpolation():
 
 
 def test_more_mram_banks_cost_periphery_area():
+    # Issue 9 changed this test: sense amplifiers are shared across banks as NVSim shares them across
+    # mats, so banks cost area only past one word of sense amplifiers per bank (32 x 512 bits > 2048).
     one = MemoryArray.from_config(dict(MRAM, banks=1), W)
-    many = MemoryArray.from_config(dict(MRAM, banks=32, word_bits=64), W)
+    many = MemoryArray.from_config(dict(MRAM, banks=32), W)
     assert many.area_mm2 > one.area_mm2 and many.banks == 32
+    narrow = MemoryArray.from_config(dict(MRAM, banks=32, word_bits=64), W)
+    assert narrow.area_mm2 == pytest.approx(one.area_mm2, rel=1e-9)
 
 
 @pytest.mark.parametrize("change, key, accepted", [
@@ -242,11 +247,14 @@ def test_capacity_for_area():
     for d in ({"technology": "sram", "banks": 4, "word_bits": 512},
               {"technology": "stt_mram", "banks": 4, "word_bits": 512, "wer_method": "closed_form"}):
         kib = capacity_for_area(d, 1.0)
-        assert kib % 4 == 0
+        # Issue 9: continuous sizing, in steps of one 512-bit row across the 4 banks (rounded to KiB)
+        assert kib % capacity_step_kib(4, 512) == 0 and (kib * 1024) % (4 * 64) == 0
+        assert MemoryArray.from_config(dict(d, capacity_kib=kib + capacity_step_kib(4, 512)), W).area_mm2 > 1.0
         assert MemoryArray.from_config(dict(d, capacity_kib=kib), W).area_mm2 <= 1.0
         assert MemoryArray.from_config(dict(d, capacity_kib=2 * kib), W).area_mm2 > 1.0
     sram_kib = capacity_for_area({"technology": "sram", "banks": 1, "word_bits": 512}, 0.7672)
     mram_kib = capacity_for_area({"technology": "stt_mram", "banks": 1, "word_bits": 512}, 0.7672)
-    assert sram_kib == 1024 and mram_kib >= 2 * sram_kib
+    # Issue 9: continuous sizing finds 1078 KiB (the model's 1 MB SRAM is 4.8% under NVSim's 0.7672 mm2)
+    assert 1024 <= sram_kib <= 1.06 * 1024 and mram_kib >= 2 * sram_kib
     with pytest.raises(UserError, match="target_area_mm2 = 1e-06"):
         capacity_for_area({"technology": "sram", "banks": 1, "word_bits": 512}, 1e-6)

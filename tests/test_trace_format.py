@@ -20,7 +20,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "trace-format.md"
 HEADING = re.compile(r"^#{2,4} (Root attributes|Dataset `(/\w+)`|Attributes of `(/\w+)`|Enum `(\w+)`|"
                      r"Hardware units|Slots)\s*$")
 UNITS = {"cycles", "bytes", "bits", "pJ", "ns", "GHz", "MACs", "probability", "fraction", "address", "rows", "flag",
-         "code", "—"}
+         "code", "—", "KiB", "mm²", "mW", "K"}
 
 
 def parse_doc(text: str) -> dict[str, list[list[str]]]:
@@ -55,10 +55,11 @@ def name(cell: str) -> str:
 
 def expected_unit(field: str) -> str | None:
     """The unit a field's name implies, or None when the name implies none."""
-    for suffix, unit in (("_cycles", "cycles"), ("_bytes", "bytes"), ("_pj", "pJ"), ("_ns", "ns"), ("_ghz", "GHz")):
+    for suffix, unit in (("_cycles", "cycles"), ("_bytes", "bytes"), ("_pj", "pJ"), ("_ns", "ns"), ("_ghz", "GHz"),
+                         ("_kib", "KiB"), ("_mm2", "mm²"), ("_mw", "mW"), ("_k", "K")):
         if field.endswith(suffix):
             return unit
-    return {"bytes": "bytes", "macs": "MACs", "bits_written": "bits", "bits_read": "bits"}.get(field) or (
+    return {"bytes": "bytes", "macs": "MACs", "bits_written": "bits", "bits_read": "bits", "word_bits": "bits"}.get(field) or (
         "probability" if field.startswith("p_") else None)
 
 
@@ -105,7 +106,7 @@ def run_file(tmp_path_factory):
 
 
 def test_doc_has_every_section(doc):
-    for key in ("root", "/layers", "/traffic", "/energy", "/timeline", "/errors", "/timeline_index",
+    for key in ("root", "/layers", "/traffic", "/energy", "/timeline", "/errors", "/memories", "/timeline_index",
                 "attrs /timeline", "enum phase", "enum op", "enum tensor_class", "enum stall", "enum component",
                 "units", "slots"):
         assert doc.get(key), key

@@ -83,7 +83,14 @@ class MemorySpec(ABC):
 
     def area_model(self) -> Callable[[int], float]:
         """capacity_bytes -> area (mm2), for the iso-area search (may cache device terms)."""
-        return lambda capacity_bytes: replace(self, capacity_bytes=capacity_bytes).circuit_figures().area_mm2
+        model = self.organisation_model()
+        return lambda capacity_bytes: model(capacity_bytes, self.banks, self.word_bits).area_mm2
+
+    def organisation_model(self) -> Callable[[int, int, int], ArrayFigures]:
+        """(capacity_bytes, banks, word_bits) -> figures, for the organisation search (a technology
+        may cache its device terms, which do not depend on the organisation)."""
+        return lambda capacity_bytes, banks, word_bits: replace(
+            self, capacity_bytes=capacity_bytes, banks=banks, word_bits=word_bits).circuit_figures()
 
     def figures_from_nvsim(self, figures: ArrayFigures, run) -> ArrayFigures:
         """NVSim's figures (already checked against this spec) completed by the technology."""

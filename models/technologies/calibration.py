@@ -67,7 +67,7 @@ class Cmos:
 # latency - pulse), Senseamp Dynamic Energy per sensed bit, (Bitline & Cell Write Energy per bit -
 # 1 pJ set energy), leakage per bit plus a fixed part (least squares), and cell + periphery-per-bit +
 # sense-amplifier area (least squares with NVSim's sense-amplifier counts: 0.1% at 22 and 32 nm).
-# LSTP reuses the 22 nm HP area terms: NVSim's LSTP organisations differ from `_sense_amps_per_mat`.
+# LSTP reuses the 22 nm HP area terms: NVSim's LSTP organisations differ from `sense_amps_total`.
 _CALIBRATED: dict[tuple[int, str], Cmos] = {
     (22, "hp"): Cmos(
         tree_ns_per_mm2=0.5276, tree_pj_per_bit_mm=0.3428,

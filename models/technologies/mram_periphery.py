@@ -1,10 +1,13 @@
 """MRAM mat and periphery, shared by every MRAM technology (STT, SOT): the cell terms come in.
 
 Periphery area = ~10.5 F^2 per bit (row decoders and drivers) + ~56000 F^2 per sense
-amplifier/write driver; the number of sense amplifiers follows NVSim's optimum (every column of
-every subarray when the whole memory is one mat; else the word spread over the four subarrays of
-1 mat per 8 in the bank). Read latency = periphery + sensing time + H-tree; write latency = write
-pulse + periphery + H-tree; a write occupies its bank for the pulse plus periphery (not pipelined).
+amplifier/write driver. Sense amplifiers belong to subarrays, not to banks: the memory's mats get
+the count NVSim's single-bank optimum gives them (every column of every subarray when the whole
+memory is one mat; else the word spread over the four subarrays of 1 mat per 8: NVSim's 2048 at
+1 MB and 4096 at 4 MB, 54 F^2 cell), and banking adds sense amplifiers only when the banks
+together would have fewer than one word's worth each (banks x word_bits). Read latency =
+periphery + sensing time + H-tree; write latency = write pulse + periphery + H-tree; a write
+occupies its bank for the pulse plus periphery (not pipelined).
 Leakage is CMOS periphery only (NVSim's MTJ cells leak nothing): per bit plus a fixed global part.
 
 The cell terms (`MramCell`) come from the technology's device model, not from NVSim: NVSim's cell
@@ -37,25 +40,26 @@ class MramCell:
     sense_ns: float
 
 
-def _sense_amps_per_mat(word_bits: int, mats_per_bank: int, mats_total: int) -> float:
-    """NVSim's ReadEDP choices: mux 1 on all four subarrays when the memory is a single mat (no
-    H-tree, so area costs nothing); else a word split over 4 subarrays (1 for narrow words) of
-    1 mat per 8 in the bank (NVSim: 1 of 4 mats at 1 MB, 2 of 16 at 4 MB)."""
+def sense_amps_total(word_bits: int, banks: int, mats_total: int) -> float:
+    """Sense amplifiers of the whole memory. NVSim's ReadEDP choices for one bank of ``mats_total``
+    mats: mux 1 on all four subarrays when the memory is a single mat (no H-tree, so area costs
+    nothing); else a word split over 4 subarrays (1 for narrow words) of 1 mat per 8 (NVSim: 1 of 4
+    mats at 1 MB, 2 of 16 at 4 MB). Banks share them: each bank's access activates its own
+    subarrays, so banking costs sense amplifiers only past one word per bank."""
     if mats_total == 1:
         return 4.0 * word_bits
     subarrays = 4 if word_bits >= 256 else 1
-    active_mats = max(1, mats_per_bank // 8)
-    return 4.0 * word_bits / (subarrays * active_mats)
+    active_mats = max(1, mats_total // 8)
+    return max(mats_total * 4.0 * word_bits / (subarrays * active_mats), float(banks * word_bits))
 
 
 def mram_design(cm: cal.Cmos, node_nm: float, capacity_bits: int, banks: int, word_bits: int,
                 mats_per_bank: int, cell: MramCell, differential_write: bool) -> Design:
     mats_total = banks * mats_per_bank
-    mat_bits = capacity_bits // mats_total
+    mat_bits = -(-capacity_bits // mats_total)
     f2 = f2_um2(node_nm)
-    sense_amps = _sense_amps_per_mat(word_bits, mats_per_bank, mats_total)
-    area_um2 = (capacity_bits * (cell.area_f2 + cm.mram_periphery_f2_per_bit)
-                + mats_total * sense_amps * cm.mram_sense_amp_f2) * f2
+    sense_amps = sense_amps_total(word_bits, banks, mats_total)
+    area_um2 = (capacity_bits * (cell.area_f2 + cm.mram_periphery_f2_per_bit) + sense_amps * cm.mram_sense_amp_f2) * f2
     area = area_um2 * 1e-6
     t_tree_r, t_tree_w, e_tree = tree(cm, area, mats_total, word_bits, capacity_bits)
     t_mat_read = cm.mram_read_ns + cell.sense_ns
@@ -76,7 +80,7 @@ def mram_design(cm: cal.Cmos, node_nm: float, capacity_bits: int, banks: int, wo
         read_energy_pj=e_mat_read + e_tree, write_fixed_pj=write_fixed,
         write_per_bit_pj=cm.mram_write_bitline_pj_per_bit + cell.write_energy_pj_per_bit,
         leakage_mw=cm.mram_leak_mw_per_bit * capacity_bits + cm.mram_leak_fixed_mw,
-        sense_amps_per_mat=sense_amps,
+        sense_amps_per_mat=sense_amps / mats_total,
     )
 
 

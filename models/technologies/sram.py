@@ -22,7 +22,7 @@ SRAM_CELL_F2 = 146.0  # NVSim SRAM.cell (CACTI's 6T cell)
 def sram_design(cm: cal.Cmos, node_nm: float, capacity_bits: int, banks: int, word_bits: int,
                 mats_per_bank: int, cell_f2: float) -> Design:
     mats_total = banks * mats_per_bank
-    mat_bits = capacity_bits // mats_total
+    mat_bits = -(-capacity_bits // mats_total)  # a bank that is not a whole number of mats rounds up
     kib = mat_bits / 8192
     f2 = f2_um2(node_nm)
     periphery_um2 = cm.sram_periphery_f2 * f2 * mat_bits**cal.Q_SRAM_PERIPHERY

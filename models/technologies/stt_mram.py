@@ -144,11 +144,11 @@ class SttMramSpec(MemorySpec):
                             self.flavor, self.differential_write, self.where, self.NAME,
                             **self.errors(self.pulse_ns()))
 
-    def area_model(self):
-        cell = self.mram_cell()
-        return lambda capacity_bytes: mram_figures(capacity_bytes, self.banks, self.word_bits, cell, self.node_nm,
-                                                   self.flavor, self.differential_write, self.where,
-                                                   self.NAME).area_mm2
+    def organisation_model(self):
+        cell, errors = self.mram_cell(), self.errors(self.pulse_ns())
+        return lambda capacity_bytes, banks, word_bits: mram_figures(
+            capacity_bytes, banks, word_bits, cell, self.node_nm, self.flavor, self.differential_write, self.where,
+            self.NAME, **errors)
 
     def figures_from_nvsim(self, figures: ArrayFigures, run) -> ArrayFigures:
         where = self.where
