@@ -31,7 +31,7 @@ def _setup(settings: train.TrainSettings, dataset: data.Dataset, p: float):
     generator = torch.Generator().manual_seed(settings.seed)
     model = train.build_model(settings, dataset, generator)
     params = faults.parameter_layers(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+    optimizer = train._optimizer(settings, model)
     probs = {(layer, cls): p for layer in train.model_layers(model) for cls in faults.INJECT_CLASSES} if p else {}
     injector = faults.Injector(faults.storage_format(settings.fmt), probs, np.random.default_rng(1))
     pristine = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()))

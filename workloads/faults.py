@@ -181,6 +181,35 @@ def resolve_probabilities(ledger: Mapping[tuple[str, str], Rates], layers: Itera
     return out
 
 
+def scale_rates(rates: Rates, factor: float) -> Rates:
+    """``rates`` times ``factor``, each kept at most 1/2 (a bit read at random)."""
+    if isinstance(rates, Mapping):
+        return {f: min(p * factor, 0.5) for f, p in rates.items()}
+    return min(rates * factor, 0.5)
+
+
+def simulated_flips_per_step(records: Iterable[Mapping], fmt: StorageFormat, protect: Iterable[str],
+                             inject: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """{class: (bits written, expected wrong bits)} of one simulated step over the ledger's rows: each
+    row's bits times its per-bit probability; a row of a field the format protects (or lacks) counts
+    none, a row of every bit (``all``) the format's unprotected share."""
+    protect, inject = frozenset(protect), tuple(inject)
+    unprotected = sum(f.width for f in fmt.fields if f.name not in protect) / fmt.bits
+    out: dict[str, list[float]] = {}
+    for record in records:
+        cls = str(record["tensor_class"])
+        if cls not in inject:
+            continue
+        field = str(record.get("field", "all"))
+        share = unprotected if field == "all" else float(any(f.ledger == field and f.name not in protect
+                                                              for f in fmt.fields))
+        bits = float(record["bits_written"])
+        acc = out.setdefault(cls, [0.0, 0.0])
+        acc[0] += bits
+        acc[1] += bits * share * record_bit_error_probability(record)
+    return {cls: (b, n) for cls, (b, n) in out.items()}
+
+
 # ---------------------------------------------------------------- injection into a model
 
 
