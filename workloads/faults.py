@@ -31,8 +31,9 @@ The accelerator stores numbers in one format (`workloads.formats`: bf16, fp16, f
 per-tensor scale kept error-free, fx16 fixed point). Every store rounds to that format in both the
 baseline and the injected run, so a zero probability gives bit-identical runs; the injected run also
 flips bits, each field at its own rate (protected fields at none). A stored tensor of ``numel``
-values has ``numel * bits`` bits: the number of flips is drawn from a binomial and only then are that
-many distinct bit positions drawn, so a tiny probability costs one binomial draw per tensor. Stores, with their layer attribution (layer names are
+values has ``numel * bits`` bits, each flipping independently; the flips of one (layer, class) are
+drawn as geometric gaps along the stream of its stores (`workloads.formats.FlipSampler`), so a store
+without a flip costs no random draw. Stores, with their layer attribution (layer names are
 module names; ``loss``, the extractor's softmax/cross-entropy layer, has no module and no store):
 
 - ``activation``: the output of layer L as L writes it (forward hook), and each floating-point
@@ -61,7 +62,7 @@ from torch import nn
 
 from models.errors import UserError
 from workloads.formats import (FORMATS, LEDGER_FIELDS, FlipPlan, Groups, Rates, StorageFormat,  # noqa: F401
-                               sample_flips, sample_group_flips, storage_format)
+                               FlipSampler, sample_flips, storage_format)
 
 INJECT_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
 RECORD_FIELDS = ("layer", "tensor_class", "bits_written", "bits_read", "switch_fraction",
@@ -261,6 +262,7 @@ class Injector:
         self.rng = rng
         self.flips: Counter[str] = Counter()
         self.bits_stored: Counter[tuple[str, str]] = Counter()
+        self._samplers: dict[tuple[str, str], FlipSampler] = {}
         self.extreme: list[ExtremeFlip] = []
         self.step = 0
         self._stack: list[str] = []
@@ -273,19 +275,23 @@ class Injector:
         groups = self.p.get((layer, cls))
         if groups is None:
             return None
-        self.bits_stored[(layer, cls)] += numel * self.fmt.bits
-        plan = sample_group_flips(self.rng, numel, self.fmt.bits, groups)
+        key = (layer, cls)
+        self.bits_stored[key] += numel * self.fmt.bits
+        sampler = self._samplers.get(key)
+        if sampler is None:
+            sampler = self._samplers[key] = FlipSampler(groups, self.fmt.bits, self.rng)
+        plan = sampler.plan(numel)
         if plan is not None:
             self.flips[cls] += plan.count
         return plan
 
     def _note(self, stored: torch.Tensor, plan: FlipPlan | None, layer: str, cls: str) -> None:
-        if plan is None:
-            return
-        values = stored.reshape(-1)[torch.from_numpy(plan.elements)].numpy()
-        with np.errstate(invalid="ignore"):
-            extreme = not np.all(np.abs(values) <= EXTREME_MAGNITUDE)  # NaN compares False
-        if extreme:
+        if plan is not None:
+            self._note_values(stored.detach().contiguous().numpy().reshape(-1)[plan.elements], layer, cls)
+
+    def _note_values(self, values: np.ndarray, layer: str, cls: str) -> None:
+        """Log an `ExtremeFlip` if any of the flipped ``values`` is non-finite or huge."""
+        if not (np.abs(values) <= EXTREME_MAGNITUDE).all():  # NaN compares False
             self.extreme.append(ExtremeFlip(self.step, cls, layer))
             del self.extreme[1:-1]
 
@@ -296,7 +302,10 @@ class Injector:
         if plan is None and (rounded or self.fmt.identity):
             return x
         with torch.no_grad():
-            stored = self.fmt.store(x.detach(), plan)
+            if plan is not None and (rounded or self.fmt.identity):
+                stored = self.fmt.store_rounded(x.detach(), plan)
+            else:
+                stored = self.fmt.store(x.detach(), plan)
         self._note(stored, plan, layer, cls)
         return stored
 
@@ -309,7 +318,7 @@ class Injector:
         for name, module in storage_modules(model).items():
             handles.append(module.register_forward_pre_hook(partial(self._pre, name)))
             handles.append(module.register_forward_hook(partial(self._post, name)))
-        self._fixed_ptrs = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+        self._fixed_ptrs = {t.data_ptr() for t in (*model.parameters(), *model.buffers())}
         try:
             yield
         finally:
@@ -325,7 +334,7 @@ class Injector:
 
     def _root_pre(self, module, args):
         if args and isinstance(args[0], torch.Tensor):
-            self._input_ptr = args[0].untyped_storage().data_ptr()
+            self._input_ptr = args[0].data_ptr()
 
     def _pre(self, name: str, module, args):
         self._stack.append(name)
@@ -350,14 +359,18 @@ class Injector:
         layer = self._stack[-1]
         if (layer, "activation") not in self.p:
             return t
-        ptr = t.untyped_storage().data_ptr()
+        ptr = t.data_ptr()
         if ptr in self._fixed_ptrs or not (t.requires_grad or ptr == self._input_ptr):
             return t
-        key = (ptr, t.storage_offset(), tuple(t.shape), tuple(t.stride()), t._version)
+        key = (ptr, t.shape, t.stride(), t._version)
         if key not in self._stash:
             # saved activations are module outputs or the input, already in the format.
             # Holding the original keeps its address from being reused by another tensor this step.
-            self._stash[key] = (t, self.store(t, layer, "activation", rounded=True))
+            if ptr == self._input_ptr or not self.fmt.elementwise:
+                self._stash[key] = (t, self.store(t, layer, "activation", rounded=True))
+            else:
+                plan = self.plan(t.numel(), layer, "activation")
+                self._stash[key] = (t, t if plan is None else _Deferred(self, t, plan, layer))
         return self._stash[key][1]
 
     # ---- per-step stores of parameters, gradients and optimizer state
@@ -385,5 +398,29 @@ class Injector:
         self.step += 1
 
 
-def _unpack(t: torch.Tensor) -> torch.Tensor:
-    return t
+class _Deferred:
+    """A saved activation whose flips are applied when the backward pass first reads it, in place:
+    by then the forward pass, which read the value as written, is over, and every later reader of
+    the stash sees the same wrong bits. Written through a numpy view of the storage, so autograd's
+    version counter (which guards against changes by the model itself) is left alone; only formats
+    whose codes are element-wise (no per-tensor scale) and module outputs (never the caller's input
+    batch) take this path."""
+
+    __slots__ = ("injector", "tensor", "plan", "layer")
+
+    def __init__(self, injector: Injector, tensor: torch.Tensor, plan: FlipPlan, layer: str):
+        self.injector, self.tensor, self.plan, self.layer = injector, tensor, plan, layer
+
+    def resolve(self) -> torch.Tensor:
+        if self.plan is not None:
+            view = self.tensor.detach().numpy()
+            where = np.unravel_index(self.plan.elements, view.shape)
+            values = self.injector.fmt.flip_values(view[where], self.plan)
+            view[where] = values
+            self.injector._note_values(values, self.layer, "activation")
+            self.plan = None
+        return self.tensor
+
+
+def _unpack(t):
+    return t.resolve() if isinstance(t, _Deferred) else t

@@ -12,9 +12,9 @@ first (``--protect`` names them; the ``/errors`` field whose rate applies is in 
   steps of 2.4e-4 (values outside saturate): sign 15 [sign], integer 14..12 [exponent], fraction
   11..0 [mantissa].
 
-Flips for a tensor of ``numel`` values: the bits are split into groups of equal per-bit probability
-``p`` (a protected field has none); per group a Binomial(numel * group bits, p) count, then that many
-distinct positions, so a tiny probability costs one binomial draw per group and tensor.
+Flips: the bits are split into groups of equal per-bit probability ``p`` (a protected field has
+none); each group's bits over the successive stores form one Bernoulli(p) stream whose flips are
+drawn as geometric gaps (`FlipSampler`), so a store without a flip costs no random draw.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from models.errors import UserError
 LEDGER_FIELDS = ("sign", "exponent", "mantissa", "all")
 Rates = float | Mapping[str, float]  # one per-bit probability, or one per ledger field
 Groups = tuple[tuple[np.ndarray, float], ...]  # (bit indices, per-bit probability)
+_FEW_FLIPS = 32
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,8 @@ class StorageFormat(ABC):
 
     def flip_codes(self, codes: torch.Tensor, plan: FlipPlan) -> torch.Tensor:
         """``codes`` (contiguous) with the bits of ``plan`` flipped, in place."""
-        flat = codes.view(-1)
-        idx = torch.from_numpy(plan.elements)
-        masks = torch.from_numpy(plan.masks.astype(self._mask_np).view(self._code_np))
-        flat[idx] = flat[idx] ^ masks
+        flat = codes.view(-1).numpy()  # numpy indexing: a few elements cost far less than torch's
+        flat[plan.elements] ^= plan.masks.astype(self._mask_np).view(self._code_np)
         return codes
 
     def store(self, x: torch.Tensor, plan: FlipPlan | None) -> torch.Tensor:
@@ -102,6 +101,27 @@ class StorageFormat(ABC):
         if plan is not None:
             self.flip_codes(codes, plan)
         return self.decode(codes, scale)
+
+    # True if an element's code does not depend on the rest of the tensor (no per-tensor scale)
+    elementwise = True
+
+    def flip_values(self, values: np.ndarray, plan: FlipPlan) -> np.ndarray:
+        """``values`` (float32, already of this format: the elements ``plan`` names, in its order)
+        with their bits of ``plan`` flipped, in numpy (torch's per-call cost dwarfs a few elements)."""
+        codes, scale = self.encode(torch.from_numpy(values))
+        local = FlipPlan(np.arange(len(plan.elements), dtype=np.int64), plan.masks, plan.count)
+        return self.decode(self.flip_codes(codes, local), scale).numpy()
+
+    def store_rounded(self, x: torch.Tensor, plan: FlipPlan) -> torch.Tensor:
+        """`store` for ``x`` that already holds values of this format: a copy in which only the
+        flipped elements are encoded, flipped and decoded (the same values, without two passes over
+        the whole tensor)."""
+        if not self.elementwise:
+            return self.store(x, plan)
+        out = x.clone(memory_format=torch.contiguous_format)
+        flat = out.view(-1).numpy()
+        flat[plan.elements] = self.flip_values(flat[plan.elements], plan)
+        return out
 
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
@@ -165,6 +185,15 @@ class _Float(StorageFormat):
     def decode(self, codes: torch.Tensor, scale: float) -> torch.Tensor:
         return codes.view(self._dtype).to(torch.float32)
 
+    def flip_values(self, values: np.ndarray, plan: FlipPlan) -> np.ndarray:
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        if self._dtype == torch.bfloat16:  # a bf16 value's code is the top half of its fp32 bits
+            return (values.view(np.uint32) ^ (plan.masks.astype(np.uint32) << np.uint32(16))).view(np.float32)
+        if self._dtype == torch.float32:
+            return (values.view(np.uint32) ^ plan.masks.astype(np.uint32)).view(np.float32)
+        return (values.astype(np.float16).view(np.uint16) ^ plan.masks.astype(np.uint16)).view(np.float16).astype(
+            np.float32)
+
 
 class _Integer(StorageFormat):
     """Two's-complement codes; a tensor holding Inf/NaN has no code and is kept, so divergence shows."""
@@ -173,6 +202,16 @@ class _Integer(StorageFormat):
         if x.numel() and not math.isfinite(float(x.abs().amax())):
             return x.clone()
         return super().store(x, plan)
+
+    def store_rounded(self, x: torch.Tensor, plan: FlipPlan) -> torch.Tensor:
+        if x.numel() and not math.isfinite(float(x.abs().amax())):
+            return x.clone()
+        return super().store_rounded(x, plan)
+
+    def flip_values(self, values: np.ndarray, plan: FlipPlan) -> np.ndarray:
+        if not np.all(np.isfinite(values)):
+            return values  # a non-finite value has no code: kept, so the divergence shows
+        return super().flip_values(values, plan)
 
 
 class _Int8(_Integer):
@@ -188,6 +227,8 @@ class _Int8(_Integer):
 
     def decode(self, codes: torch.Tensor, scale: float) -> torch.Tensor:
         return codes.to(torch.float32) * scale
+
+    elementwise = False  # the scale is the whole tensor's
 
 
 class _Fixed(_Integer):
@@ -231,40 +272,92 @@ def parse_protect(text: str | None, fmt: StorageFormat) -> frozenset[str]:
     return fmt.check_protect(n.strip() for n in text.split(",") if n.strip())
 
 
+class FlipSampler:
+    """Flips of a stream of stored values whose bits in each group flip independently with the group's
+    probability. Each group's bits, over all the tensors stored in turn, form one Bernoulli(p) stream;
+    the sampler draws the gaps between its flips (geometric, by inversion, in float64), so a store
+    that holds no flip costs a comparison and no random draw."""
+
+    def __init__(self, groups: Groups, bits: int, rng: np.random.Generator):
+        self.bits, self.rng = bits, rng
+        self.groups = [(bit_set, p, math.log1p(-p) if p < 1.0 else -math.inf) for bit_set, p in groups if p > 0]
+        # position (within the group's stream, counted from the next store) of each group's next flip
+        self._next = [float(self._gaps(log_q, 1)[0]) - 1.0 for _, _, log_q in self.groups]
+
+    def _gaps(self, log_q: float, k: int) -> np.ndarray:
+        """``k`` geometric gaps (trials to the next flip, >= 1)."""
+        with np.errstate(divide="ignore"):
+            return np.maximum(np.ceil(np.log1p(-self.rng.random(k)) / log_q), 1.0)
+
+    def _take(self, g: int, n: int) -> list[int] | np.ndarray | None:
+        """Flip positions in the group's next ``n`` bits (sorted, distinct)."""
+        pos = self._next[g]
+        if pos >= n:
+            self._next[g] = pos - n
+            return None
+        _, p, log_q = self.groups[g]
+        if (n - pos) * p < _FEW_FLIPS:  # a few flips: scalar draws beat array set-up
+            found = []
+            rand = self.rng.random
+            while pos < n:
+                found.append(int(pos))
+                pos += max(math.ceil(math.log1p(-rand()) / log_q), 1)
+            self._next[g] = pos - n
+            return found
+        parts = []
+        while True:
+            cs = pos + np.cumsum(np.concatenate(([0.0], self._gaps(log_q, int((n - pos) * p * 1.25) + 4))))
+            j = int(np.searchsorted(cs, n))
+            parts.append(cs[:j])
+            if j < len(cs):
+                self._next[g] = float(cs[j]) - n
+                break
+            pos = float(cs[-1] + self._gaps(log_q, 1)[0])
+            if pos >= n:
+                self._next[g] = pos - n
+                break
+        return np.concatenate(parts).astype(np.int64)
+
+    def plan(self, numel: int) -> FlipPlan | None:
+        """Flips for the next stored tensor of ``numel`` values; None if there are none."""
+        if len(self.groups) == 1:  # the common case, without the merging below
+            bit_set = self.groups[0][0]
+            positions = self._take(0, numel * len(bit_set))
+            if positions is None:
+                return None
+            found = [(positions, bit_set)]
+        else:
+            found = [(pos, bit_set) for g, (bit_set, _, _) in enumerate(self.groups)
+                     if (pos := self._take(g, numel * len(bit_set))) is not None]
+            if not found:
+                return None
+        if all(isinstance(pos, list) for pos, _ in found):
+            masks: dict[int, int] = {}
+            for positions, bit_set in found:
+                width = len(bit_set)
+                for q in positions:
+                    e, k = divmod(q, width)
+                    masks[e] = masks.get(e, 0) | (1 << int(bit_set[k]))
+            count = sum(len(pos) for pos, _ in found)
+            elements = sorted(masks)
+            return FlipPlan(np.array(elements, dtype=np.int64),
+                            np.array([masks[e] for e in elements], dtype=np.uint64), count)
+        elements, bit_indices = [], []
+        for positions, bit_set in found:
+            element, k = np.divmod(np.asarray(positions, dtype=np.int64), len(bit_set))
+            elements.append(element)
+            bit_indices.append(bit_set[k])
+        element = np.concatenate(elements)
+        mask = np.left_shift(np.uint64(1), np.concatenate(bit_indices).astype(np.uint64))
+        order = np.argsort(element, kind="stable")
+        element, mask = element[order], mask[order]
+        unique, first = np.unique(element, return_index=True)
+        return FlipPlan(unique.astype(np.int64), np.bitwise_or.reduceat(mask, first), len(element))
+
+
 def sample_flips(rng: np.random.Generator, numel: int, bits: int, p: float) -> FlipPlan | None:
-    """Flips for a tensor of ``numel`` values of ``bits`` bits, each bit flipped with probability ``p``:
-    a Binomial(numel * bits, p) count, then that many distinct positions. None if there are none."""
-    total_bits = numel * bits
-    if p <= 0.0 or total_bits == 0:
+    """Flips for one tensor of ``numel`` values of ``bits`` bits, each bit flipped with probability
+    ``p`` (independently, so the count is Binomial(numel * bits, p)). None if there are none."""
+    if p <= 0.0 or numel * bits == 0:
         return None
-    count = int(rng.binomial(total_bits, p))
-    if count == 0:
-        return None
-    positions = np.sort(rng.choice(total_bits, size=count, replace=False))
-    elements, bit_indices = np.divmod(positions, bits)
-    masks = np.left_shift(np.uint64(1), bit_indices.astype(np.uint64))
-    unique, first = np.unique(elements, return_index=True)
-    return FlipPlan(unique.astype(np.int64), np.bitwise_or.reduceat(masks, first), count)
-
-
-def sample_group_flips(rng: np.random.Generator, numel: int, bits: int, groups: Groups) -> FlipPlan | None:
-    """Flips for ``numel`` values whose bits in each group flip with the group's probability."""
-    if len(groups) == 1 and len(groups[0][0]) == bits:
-        return sample_flips(rng, numel, bits, groups[0][1])  # every bit alike: the plain draw
-    elements, masks = [], []
-    for bit_set, p in groups:
-        n = numel * len(bit_set)
-        count = int(rng.binomial(n, p)) if n else 0
-        if count == 0:
-            continue
-        element, k = np.divmod(rng.choice(n, size=count, replace=False), len(bit_set))
-        elements.append(element)
-        masks.append(np.left_shift(np.uint64(1), bit_set[k].astype(np.uint64)))
-    if not elements:
-        return None
-    element = np.concatenate(elements)
-    mask = np.concatenate(masks)
-    order = np.argsort(element, kind="stable")
-    element, mask = element[order], mask[order]
-    unique, first = np.unique(element, return_index=True)
-    return FlipPlan(unique.astype(np.int64), np.bitwise_or.reduceat(mask, first), len(element))
+    return FlipSampler(((np.arange(bits, dtype=np.int64), p),), bits, rng).plan(numel)
