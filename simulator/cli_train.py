@@ -10,13 +10,9 @@ seeds (`workloads.seeds`), reports accuracy with 95% intervals and the paired di
 from __future__ import annotations
 
 import argparse
-import json
-import math
-from dataclasses import asdict
 from pathlib import Path
 
 import h5py
-import numpy as np
 import yaml
 
 from models.errors import UserError
