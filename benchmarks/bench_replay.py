@@ -4,11 +4,14 @@ Times `workloads.train.train_step` on the same batch for the baseline (the stora
 flips) and for runs with every layer and tensor class at a bit error probability P, alternating
 baseline and injected steps so that load from other processes hits both alike. Before every step the
 parameters and optimizer state are reset (untimed), so accumulated flips cannot change the work.
+Step times are CPU seconds of this process (``time.process_time``: load from other processes on a
+shared machine does not count), on one intra-op thread as every replay job trains (``--threads``).
 Reports the median step time of each and the ratio (steps whose loss turned non-finite skip the
 backward pass and are left out); a plain PyTorch step (no hooks, fp32) is the
 reference for what the storage format itself costs.
 
     python benchmarks/bench_replay.py [--model resnet18] [--steps 30] [--format bf16] [--p 1e-9 1e-7 1e-6]
+                                      [--threads 1]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def _setup(settings: train.TrainSettings, dataset: data.Dataset, p: float):
     generator = torch.Generator().manual_seed(settings.seed)
     model = train.build_model(settings, dataset, generator)
     params = faults.parameter_layers(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum)
+    optimizer = train._optimizer(settings, model)
     probs = {(layer, cls): p for layer in train.model_layers(model) for cls in faults.INJECT_CLASSES} if p else {}
     injector = faults.Injector(faults.storage_format(settings.fmt), probs, np.random.default_rng(1))
     pristine = (copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict()))
@@ -44,19 +47,19 @@ def _timed_steps(setups: dict, x: torch.Tensor, y: torch.Tensor, steps: int) -> 
     for _ in range(steps):
         for key, (model, params, optimizer, injector, pristine) in setups.items():
             if key == "plain":
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 loss = F.cross_entropy(model(x), y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                times[key].append(time.perf_counter() - t0)
+                times[key].append(time.process_time() - t0)
                 continue
             model.load_state_dict(pristine[0])
             optimizer.load_state_dict(pristine[1])
             with injector.attached(model):
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 loss, _ = train.train_step(model, injector, params, optimizer, x, y)
-                elapsed = time.perf_counter() - t0
+                elapsed = time.process_time() - t0
             # a non-finite loss skips the backward pass: such a step is not comparable
             (times[key] if math.isfinite(loss) else skipped[key]).append(elapsed)
     return times, {k: len(v) for k, v in skipped.items()}
@@ -69,7 +72,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--p", type=float, nargs="+", default=[1e-9, 1e-7, 1e-6])
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     dataset = data.load_digits()
     settings = train.TrainSettings(model=args.model, fmt=args.fmt).resolved()
     x, y, _, _ = train.dataset_tensors(dataset, settings.input_size)
@@ -85,7 +90,7 @@ def main() -> None:
     for key, t in times.items():
         med = statistics.median(t) if t else math.nan
         flips = sum(setups[key][3].flips.values()) / (args.steps + 3)
-        print(f"  {key:10s} median {med * 1e3:7.2f} ms  x{med / base:5.2f} of baseline  "
+        print(f"  {key:10s} median {med * 1e3:7.2f} ms CPU  x{med / base:5.2f} of baseline  "
               f"{flips:8.1f} flips/step  {skipped[key]} steps with a non-finite loss left out")
 
 

@@ -1,32 +1,34 @@
 """``python -m simulator train --from RUN.h5``: replay a run's memory errors in real training.
 
 Reads the run's ``/errors`` ledger (and ``/layers`` for the layer names) with h5py, turns it into
-per-(layer, tensor class) bit error probabilities (`workloads.faults`), trains the same network
-family error-free and with those errors (`workloads.train`), prints loss and accuracy per epoch for
-both and writes them to JSON or HDF5. torch is imported only when the command runs.
+per-(layer, tensor class) bit error probabilities, per field where the ledger has a ``field`` column
+(`workloads.faults`), trains the same network family error-free and with those errors over several
+seeds (`workloads.seeds`), reports accuracy with 95% intervals and the paired difference
+(`simulator.train_output`) and writes them to JSON or HDF5. torch is imported only when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
-from dataclasses import asdict
 from pathlib import Path
 
 import h5py
-import numpy as np
 import yaml
 
 from models.errors import UserError
-from simulator.fileio import atomic_output
 from simulator import schema
+from simulator.train_output import INJECT_CLASSES, render, write_results
 from workloads import optimizers
 
 DEFAULT_FORMAT = "bf16"
-# the classes workloads.faults injects (it imports torch, so it is not imported here)
-INJECT_CLASSES = tuple(c for c in schema.TENSOR_CLASSES if c != "none")
-EPOCH_FIELDS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+# workloads.formats.FORMATS (it imports torch, so it is not imported here; a test keeps the two equal)
+FORMAT_NAMES = ("bf16", "fp16", "fp32", "int8", "fx16")
+DEFAULT_SEEDS = "3"
+DEFAULT_DIGITS_FOLDS = 5
+# optional /errors columns the replay reads when a run has them (not yet in simulator/schema.py):
+# ``field`` (sign, exponent, mantissa, all: rows per field of per-field write pulses) and
+# ``p_residual`` (probability a stored bit reads back wrong after ECC and write-verify)
+OPTIONAL_ERRORS_FIELDS = ("field", "p_residual")
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -37,9 +39,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"comma list of tensor classes to corrupt (default: all of {', '.join(INJECT_CLASSES)})")
     p.add_argument("--ber", action="append", default=[], metavar="CLASS=P",
                    help="bit error probability P for every layer's CLASS, instead of the ledger's (repeatable)")
-    p.add_argument("--format", dest="fmt", choices=("bf16", "fp16", "fp32", "int8"),
+    p.add_argument("--format", dest="fmt", choices=FORMAT_NAMES,
                    help="number format of stored data (default: the run's array.precision, else bf16)")
-    p.add_argument("--data", help="CIFAR-10 folder in its python format (default: scikit-learn's digits)")
+    p.add_argument("--protect", default="", metavar="FIELD,...",
+                   help="fields of the format kept error-free, e.g. sign,exponent (bf16/fp16/fp32: sign, exponent, "
+                        "mantissa; int8: sign, magnitude; fx16: sign, integer, fraction)")
+    p.add_argument("--match", choices=("rate", "flips"), default="rate",
+                   help="rate: inject the per-bit rate (default); flips: scale it per tensor class so the replay "
+                        "sees as many flips per step as the simulated network")
+    p.add_argument("--seeds", default=DEFAULT_SEEDS, metavar="N|S1,S2,...",
+                   help=f"N paired trainings with seeds --seed .. --seed+N-1, or a comma list (default: {DEFAULT_SEEDS})")
+    p.add_argument("--workers", type=int, help="parallel processes (default: min(cores, seeds x folds))")
+    p.add_argument("--folds", type=int,
+                   help=f"digits: stratified k-fold cross-validation per seed, every image tested once "
+                        f"(default: {DEFAULT_DIGITS_FOLDS}; 1: the fixed 80/20 split); CIFAR-10: 1")
+    p.add_argument("--data", help="CIFAR-10 folder, binary or python format (default: scikit-learn's digits)")
     p.add_argument("--model", help="zoo model to train (default: the run's workload)")
     p.add_argument("--width", type=float, help="channel width multiplier (default: per model, e.g. 0.125)")
     p.add_argument("--input-size", type=int, help="image side the data is resized to (default: per model)")
@@ -48,7 +62,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default=None, choices=optimizers.names(),
                    help="default: the run's training.optimizer, so the replay trains as the run accounted")
     p.add_argument("--max-batches", type=int, help="train on at most this many batches per epoch")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, batch order and flips (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="first seed of weights, batch order and flips (default: 0)")
     p.add_argument("--out", help="results file, .json or .h5 (default: FILE.train.json beside the run)")
     return p
 
@@ -82,6 +96,9 @@ def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
             raise UserError(f"{path}: /errors has no field {missing[0]!r}")
         codes = h5py.check_enum_dtype(f["errors"].dtype["tensor_class"])
         class_of = {code: name for name, code in codes.items()} if codes else dict(enumerate(schema.TENSOR_CLASSES))
+        optional = [c for c in OPTIONAL_ERRORS_FIELDS if c in (errors.dtype.names or ())]
+        field_codes = h5py.check_enum_dtype(f["errors"].dtype["field"]) if "field" in optional else None
+        field_of = {code: name for name, code in field_codes.items()} if field_codes else {}
     names = {int(lid): _decode(name) for lid, name in zip(layers["layer_id"], layers["layer"])}
     records = []
     for i, row in enumerate(errors):
@@ -92,6 +109,11 @@ def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
         rec["layer"] = names[layer_id]
         rec["tensor_class"] = class_of.get(int(row["tensor_class"]), str(row["tensor_class"]))
         rec["memory"] = _decode(row["memory"])
+        if "field" in optional:
+            value = row["field"]
+            rec["field"] = field_of.get(int(value), str(value)) if field_codes else _decode(value)
+        if "p_residual" in optional:
+            rec["p_residual"] = float(row["p_residual"])
         records.append(rec)
     return workload, config, records
 
@@ -111,64 +133,6 @@ def _config_value(config: dict, section: str, key: str) -> str | None:
     return None if value is None else str(value)
 
 
-# ---------------------------------------------------------------- results
-
-
-def _run_dict(run) -> dict:
-    d = asdict(run)
-    d["diverged_at"] = run.diverged.describe() if run.diverged else None
-    return d
-
-
-def results_dict(replay, meta: dict, probabilities: dict) -> dict:
-    return {**meta,
-            "settings": asdict(replay.settings),
-            "dataset": replay.dataset,
-            "overhead": replay.overhead,
-            "probabilities": [{"layer": layer, "tensor_class": cls, "p_bit_error": p}
-                              for (layer, cls), p in sorted(probabilities.items())],
-            "baseline": _run_dict(replay.baseline),
-            "injected": _run_dict(replay.injected)}
-
-
-def _json_safe(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def _write_h5(tmp: str, results: dict) -> None:
-    epoch_dt = [("epoch", "i4")] + [(f, "f8") for f in EPOCH_FIELDS] + [(f"flips_{c}", "i8") for c in INJECT_CLASSES]
-    with h5py.File(tmp, "w") as f:
-        for key in ("source", "workload", "model", "dataset", "format", "inject", "ber"):
-            f.attrs[key] = str(results[key])
-        f.attrs["seed"] = int(results["settings"]["seed"])
-        f.attrs["overhead"] = float(results["overhead"])
-        f.attrs["settings_json"] = json.dumps(results["settings"])
-        for label in ("baseline", "injected"):
-            run = results[label]
-            rows = np.zeros(len(run["epochs"]), dtype=epoch_dt)
-            for i, e in enumerate(run["epochs"]):
-                rows[i] = (e["epoch"], *(e[k] for k in EPOCH_FIELDS), *(e["flips"].get(c, 0) for c in INJECT_CLASSES))
-            g = f.create_group(label)
-            g.create_dataset("epochs", data=rows)
-            g.attrs["step_time_s"] = float(run["step_time_s"])
-            g.attrs["diverged"] = run["diverged_at"] or ""
-            for c in INJECT_CLASSES:
-                g.attrs[f"flips_{c}"] = int(run["flips"].get(c, 0))
-        probs = results["probabilities"]
-        table = np.zeros(len(probs), dtype=[("layer", schema.NAME_DT), ("tensor_class", schema.CLASS_DT),
-                                            ("p_bit_error", "f8")])
-        codes = schema.enum_codes(schema.TENSOR_CLASSES)
-        for i, row in enumerate(probs):
-            table[i] = (row["layer"], codes[row["tensor_class"]], row["p_bit_error"])
-        f.create_dataset("probabilities", data=table)
-
-
 def check_out(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".json", ".h5", ".hdf5"):
@@ -178,89 +142,106 @@ def check_out(path: str | Path) -> Path:
     return path
 
 
-def write_results(path: str | Path, results: dict) -> Path:
-    """Write ``results`` as JSON (.json) or HDF5 (.h5, .hdf5), under a temporary name, then rename."""
-    path = check_out(path)
-    suffix = path.suffix.lower()
-    with atomic_output(path) as tmp:
-        if suffix == ".json":
-            Path(tmp).write_text(json.dumps(_json_safe(results), indent=1) + "\n")
-        else:
-            _write_h5(tmp, results)
-    return path
-
-
 # ---------------------------------------------------------------- the command
 
 
-def _render(console, replay, meta: dict) -> None:
-    from rich.table import Table
 
-    s = replay.settings
-    console.print(f"{meta['model']} (width {s.width:g}, input {s.input_size}) on {replay.dataset}, "
-                  f"{s.fmt} storage, seed {s.seed}; injecting {meta['inject']}"
-                  + (f", overrides {meta['ber']}" if meta["ber"] else ""))
-    t = Table(title="accuracy and loss per epoch", title_justify="left")
-    for col in ("epoch", "baseline train loss", "baseline test acc", "injected train loss", "injected test acc",
-                "flips"):
-        t.add_column(col, justify="right")
-    injected = {e.epoch: e for e in replay.injected.epochs}
-    for e in replay.baseline.epochs:
-        i = injected.get(e.epoch)
-        t.add_row(str(e.epoch), f"{e.train_loss:.4f}", f"{e.test_accuracy:.2%}",
-                  f"{i.train_loss:.4f}" if i else "diverged", f"{i.test_accuracy:.2%}" if i else "-",
-                  str(sum(i.flips.values())) if i else "-")
-    console.print(t)
-    for run in (replay.baseline, replay.injected):
-        if run.diverged:
-            console.print(f"{run.label}: {run.diverged.describe()}")
-    if math.isfinite(replay.overhead):
-        console.print(f"median step time: baseline {replay.baseline.step_time_s * 1e3:.1f} ms, injected "
-                      f"{replay.injected.step_time_s * 1e3:.1f} ms ({replay.overhead:.2f}x)")
+
+def _flips_per_step(records: list[dict], probe, fmt, protect, inject, sim_bits_fn) -> dict:
+    """Per tensor class: bits, mean per-bit rate and expected flips of one step, simulated vs replay."""
+    simulated = sim_bits_fn(records, fmt, protect, inject)
+    out = {}
+    for cls in inject:
+        keys = [k for k in probe.p if k[1] == cls]
+        r_bits = float(sum(probe.bits_stored[k] for k in keys))
+        r_flips = float(sum(probe.bits_stored[k] * fmt.mean_rate(probe.p[k]) for k in keys))
+        s_bits, s_flips = simulated.get(cls, (0.0, 0.0))
+        if s_bits or r_bits:
+            out[cls] = {"simulated_bits": s_bits, "simulated_rate": s_flips / s_bits if s_bits else 0.0,
+                        "simulated_flips": s_flips, "replay_bits": r_bits,
+                        "replay_rate": r_flips / r_bits if r_bits else 0.0, "replay_flips": r_flips}
+    return out
 
 
 def run(args) -> int:
+    import os
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from workloads import data, faults, train
+    from workloads import data, faults, formats, seeds, train
 
     inject = faults.parse_classes(args.inject)
     overrides = faults.parse_ber(args.ber)
+    if args.match == "flips" and overrides:
+        raise UserError("--match flips scales the ledger's rates: it cannot be combined with --ber")
+    seed_list = seeds.parse_seeds(args.seeds, args.seed)
+    folds = args.folds if args.folds is not None else (1 if args.data else DEFAULT_DIGITS_FOLDS)
+    if folds < 1:
+        raise UserError(f"--folds {folds} (must be >= 1)")
+    workers = args.workers if args.workers is not None else min(os.cpu_count() or 1, len(seed_list) * folds)
+    if workers < 1:
+        raise UserError(f"--workers {workers} (must be >= 1)")
     workload, run_config, records = read_ledger(args.source)
     precision = _config_value(run_config, "array", "precision")
-    ledger = faults.bit_error_probabilities(records, source=f"{args.source}: /errors")
+    ledger = faults.field_error_probabilities(records, source=f"{args.source}: /errors")
     model_name = args.model or workload
     if not model_name:
         raise UserError(f"{args.source}: no workload attribute; name the network with --model")
-    fmt = args.fmt or precision or DEFAULT_FORMAT
-    if fmt not in faults.FORMATS:
-        raise UserError(f"{args.source}: array.precision = {fmt} (accepted: {', '.join(faults.FORMATS)})")
+    fmt_name = args.fmt or precision or DEFAULT_FORMAT
+    if fmt_name not in formats.FORMATS:
+        raise UserError(f"{args.source}: array.precision = {fmt_name} (accepted: {', '.join(formats.FORMATS)})")
+    fmt = formats.FORMATS[fmt_name]
+    protect = formats.parse_protect(args.protect, fmt)
     out = check_out(args.out if args.out else Path(args.source).with_suffix(".train.json"))
     settings = train.TrainSettings(model=model_name, width=args.width, input_size=args.input_size,
                                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    optimizer=args.optimizer or _config_value(run_config, "training", "optimizer")
-                                   or train.TrainSettings.optimizer, fmt=fmt, seed=args.seed,
+                                   or train.TrainSettings.optimizer, fmt=fmt_name, seed=seed_list[0],
                                    max_batches=args.max_batches).resolved()
-    dataset = data.load_dataset(args.data)
+    splits = data.load_splits(args.data, folds, seed_list[0])
+    dataset = splits[0]
     model = train.build_model(settings, dataset)
     train.check_layers((layer for layer, _ in ledger), model, model_name, args.source)
-    probabilities = faults.resolve_probabilities(ledger, sorted(train.model_layers(model)), inject, overrides)
+    rates = faults.resolve_probabilities(ledger, sorted(train.model_layers(model)), inject, overrides)
+    probe = train.stored_bits_per_step(settings, dataset, rates, protect)
+    flips = _flips_per_step(records, probe, fmt, protect, inject, faults.simulated_flips_per_step)
+    if args.match == "flips":
+        scale = {cls: r["simulated_flips"] / r["replay_flips"] for cls, r in flips.items() if r["replay_flips"] > 0}
+        rates = {key: faults.scale_rates(r, scale.get(key[1], 1.0)) for key, r in rates.items()}
+        probe = train.stored_bits_per_step(settings, dataset, rates, protect)
+        flips = _flips_per_step(records, probe, fmt, protect, inject, faults.simulated_flips_per_step)
+        for cls, r in flips.items():
+            r["scale"] = scale.get(cls, 1.0)
+    evaluation = ("digits, fixed 80/20 split (359 test images)" if args.data is None and folds == 1 else
+                  f"digits, {folds}-fold stratified cross-validation per seed (all 1797 images tested)"
+                  if args.data is None else f"CIFAR-10 ({len(dataset.y_test)} test images)")
 
-    console = Console()
+    err = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        tasks: dict[str, int] = {}
+    with Progress(*columns, console=err, transient=True) as bar:
+        tasks: dict[int, int] = {}
 
-        def progress(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(f"{label} training", total=total)
-            bar.update(tasks[label], completed=done)
+        def progress(seed: int, done: int, total: int) -> None:
+            if seed not in tasks:
+                tasks[seed] = bar.add_task(f"seed {seed}", total=total)
+            bar.update(tasks[seed], completed=done)
 
-        replay = train.replay(settings, dataset, probabilities, progress)
-    meta = {"source": str(args.source), "workload": workload, "model": model_name, "format": fmt,
-            "inject": ",".join(inject), "ber": ",".join(f"{k}={v:g}" for k, v in overrides.items())}
-    _render(console, replay, meta)
-    write_results(out, results_dict(replay, meta, probabilities))
+        for seed in seed_list:
+            progress(seed, 0, 2 * folds * seeds.steps_per_run(settings, len(dataset.y_train)))
+        summary = seeds.run_seeds(settings, args.data, folds, seed_list, rates, protect, workers, progress,
+                                  train_images=len(dataset.y_train))
+    meta = {"source": str(args.source), "workload": workload, "model": model_name, "format": fmt_name,
+            "inject": ",".join(inject), "ber": ",".join(f"{k}={v:g}" for k, v in overrides.items()),
+            "protect": ",".join(sorted(protect)), "match": args.match, "dataset": dataset.name.split(" fold")[0],
+            "evaluation": evaluation, "folds": folds, "workers": workers}
+    probabilities = [{"layer": layer, "tensor_class": cls, "p_bit_error": fmt.mean_rate(probe.p[(layer, cls)]),
+                      "fields": dict(r) if isinstance(r, dict) else {"all": r}}
+                     for (layer, cls), r in sorted(rates.items()) if (layer, cls) in probe.p]
+    from simulator.train_output import results_dict
+    results = results_dict(summary, meta, settings, probabilities, flips)
+    console = Console()
+    render(console, results)
+    write_results(out, results)
     console.print(f"results: {out}")
     return 0

@@ -84,5 +84,50 @@ def test_cifar_trains_resized_to_the_models_input(tmp_path):
     settings = train.TrainSettings(model="tiny_cnn", input_size=8, epochs=1, batch_size=8)
     model = train.build_model(settings.resolved(), ds)
     assert model.conv1.in_channels == 3 and model.fc.out_features == 10
-    run = train.train_run(settings, ds, {("conv1", "activation"): 1e-3}, "injected")
+    # sign and exponent protected: whether an exponent flip at 1e-3 diverges the run is luck of the draw
+    run = train.train_run(settings, ds, {("conv1", "activation"): 1e-3}, "injected", protect=("sign", "exponent"))
     assert len(run.epochs) == 1 and run.flips["activation"] > 0
+
+
+def test_cifar_binary_format_loads(tmp_path):
+    """The binary format as distributed: records of one label byte and 3072 pixel bytes."""
+    rng = np.random.default_rng(4)
+    folder = tmp_path / data.CIFAR10_BIN_FOLDER
+    folder.mkdir()
+    written = {}
+    for name, n in (("data_batch_1.bin", 7), ("data_batch_2.bin", 5), ("test_batch.bin", 4)):
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        pixels = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        np.concatenate([labels[:, None], pixels], axis=1).tofile(folder / name)
+        written[name] = (labels, pixels)
+    ds = data.load_dataset(tmp_path)
+    assert ds.x_train.shape == (12, 3, 32, 32) and ds.x_test.shape == (4, 3, 32, 32)
+    np.testing.assert_array_equal(ds.y_train, np.concatenate([written["data_batch_1.bin"][0],
+                                                              written["data_batch_2.bin"][0]]))
+    green = written["test_batch.bin"][1][2, 1024:2048].reshape(32, 32).astype(np.float64)
+    assert np.corrcoef(green.ravel(), ds.x_test[2, 1].ravel())[0, 1] > 0.9999
+    (folder / "test_batch.bin").write_bytes(b"\x01" * 100)
+    with pytest.raises(UserError, match="100 bytes, not a CIFAR-10 binary batch"):
+        data.load_cifar10(folder)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
+    folder, _ = write_cifar(tmp_path)
+    marker = tmp_path / "pwned"
+    with open(folder / "data_batch_2", "wb") as fh:
+        pickle.dump({b"data": _Evil(marker), b"labels": [0]}, fh)
+    with pytest.raises(UserError) as err:
+        data.load_cifar10(folder)
+    message = str(err.value)
+    assert "data_batch_2: not a CIFAR-10 python batch" in message and "refused to load" in message
+    assert "system" in message and "\n" not in message
+    assert not marker.exists()

@@ -100,6 +100,8 @@ def _naive_store(name: str, x: np.ndarray, positions: np.ndarray) -> np.ndarray:
         codes = x.astype(np.float16).view(np.uint16)
     elif name == "fp32":
         codes = x.astype(np.float32).view(np.uint32).copy()
+    elif name == "fx16":  # Q3.12, saturating
+        codes = np.clip(np.round(x * 4096.0), -32768, 32767).astype(np.int16).view(np.uint16)
     else:
         scale = np.float32(np.abs(x).max() / 127.0)
         codes = np.clip(np.round(x / scale), -127, 127).astype(np.int8).view(np.uint8)
@@ -114,6 +116,8 @@ def _naive_store(name: str, x: np.ndarray, positions: np.ndarray) -> np.ndarray:
         return codes.view(np.float16).astype(np.float32)
     if name == "fp32":
         return codes.view(np.float32)
+    if name == "fx16":
+        return codes.view(np.int16).astype(np.float32) / np.float32(4096.0)
     return codes.view(np.int8).astype(np.float32) * scale
 
 

@@ -20,14 +20,20 @@ exceeds 1/2). When a layer's tensor class has rows in several memories (partial 
 accumulator, then the activation scratchpad), the data passes through each in turn and the rows
 combine the same way. SRAM rows carry zero probabilities, so SRAM-held data is error-free.
 
+A row with ``p_residual`` (the probability a stored bit reads back wrong after ECC and write-verify)
+uses it instead of the derived probability. A row with a ``field`` (``sign``, ``exponent``,
+``mantissa``; ``all`` or no field: every bit) holds that field's bits only, written at its own pulse:
+the replay applies each field's rate to the stored format's matching field (`workloads.formats`).
+
 Injection
 ---------
-The accelerator stores numbers in one format (`FORMATS`: bf16, fp16, fp32, int8 with a per-tensor
-scale kept error-free). Every store rounds to that format in both the baseline and the injected run,
-so a zero probability gives bit-identical runs; the injected run also flips bits. A stored tensor of
-``numel`` values has ``numel * bits`` bits: the number of flips is drawn from
-Binomial(numel * bits, p) and only then are that many distinct bit positions drawn, so a tiny
-probability costs one binomial draw per tensor. Stores, with their layer attribution (layer names are
+The accelerator stores numbers in one format (`workloads.formats`: bf16, fp16, fp32, int8 with a
+per-tensor scale kept error-free, fx16 fixed point). Every store rounds to that format in both the
+baseline and the injected run, so a zero probability gives bit-identical runs; the injected run also
+flips bits, each field at its own rate (protected fields at none). A stored tensor of ``numel``
+values has ``numel * bits`` bits, each flipping independently; the flips of one (layer, class) are
+drawn as geometric gaps along the stream of its stores (`workloads.formats.FlipSampler`), so a store
+without a flip costs no random draw. Stores, with their layer attribution (layer names are
 module names; ``loss``, the extractor's softmax/cross-entropy layer, has no module and no store):
 
 - ``activation``: the output of layer L as L writes it (forward hook), and each floating-point
@@ -45,7 +51,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -56,6 +61,8 @@ import torch
 from torch import nn
 
 from models.errors import UserError
+from workloads.formats import (FORMATS, LEDGER_FIELDS, FlipPlan, Groups, Rates, StorageFormat,  # noqa: F401
+                               FlipSampler, sample_flips, storage_format)
 
 INJECT_CLASSES = ("activation", "weight", "error", "weight_gradient", "optimizer_state")
 RECORD_FIELDS = ("layer", "tensor_class", "bits_written", "bits_read", "switch_fraction",
@@ -76,6 +83,8 @@ def odd_flip_probability(probabilities: Iterable[float]) -> float:
 
 def record_bit_error_probability(record: Mapping[str, float]) -> float:
     """Probability that a bit of one ``/errors`` row is wrong when read back (module docstring)."""
+    if record.get("p_residual") is not None:
+        return float(record["p_residual"])
     written, read = float(record["bits_written"]), float(record["bits_read"])
     reads_per_bit = read / written if written > 0 else (1.0 if read > 0 else 0.0)
     p_write = record["switch_fraction"] * 0.5 * (record["p_write_p2ap"] + record["p_write_ap2p"])
@@ -87,27 +96,44 @@ def _check_record(record: Mapping, where: str) -> None:
     missing = [f for f in RECORD_FIELDS if f not in record]
     if missing:
         raise UserError(f"{where}: missing field {missing[0]!r} (needs {', '.join(RECORD_FIELDS)})")
-    for key in ("switch_fraction", "p_write_p2ap", "p_write_ap2p", "p_read_disturb", "p_retention"):
+    for key in ("switch_fraction", "p_write_p2ap", "p_write_ap2p", "p_read_disturb", "p_retention", "p_residual"):
+        if key not in record or (key == "p_residual" and record[key] is None):
+            continue
         value = float(record[key])
         if not 0.0 <= value <= 1.0:
             raise UserError(f"{where}: {key} = {value} (must be a probability in [0, 1])")
     for key in ("bits_written", "bits_read"):
         if float(record[key]) < 0:
             raise UserError(f"{where}: {key} = {record[key]} (must be >= 0)")
+    if str(record.get("field", "all")) not in LEDGER_FIELDS:
+        raise UserError(f"{where}: field = {str(record['field'])[:40]!r} (accepted: {', '.join(LEDGER_FIELDS)})")
 
 
 def bit_error_probabilities(records: Iterable[Mapping], source: str = "/errors") -> dict[tuple[str, str], float]:
     """{(layer name, tensor class): probability that a stored bit is wrong when read back}.
 
     ``records`` are plain mappings with the fields `RECORD_FIELDS` (``layer`` is the layer's name);
-    rows of one layer and class in several memories combine as flips in series.
+    rows of one layer and class in several memories combine as flips in series. Rows with a field
+    other than ``all`` are refused here: `field_error_probabilities` keeps them apart.
     """
-    per_key: dict[tuple[str, str], list[float]] = {}
+    out = {}
+    for key, rates in field_error_probabilities(records, source).items():
+        if set(rates) != {"all"}:
+            raise UserError(f"{source}: {key[0]} {key[1]} has per-field rows (use field_error_probabilities)")
+        out[key] = rates["all"]
+    return out
+
+
+def field_error_probabilities(records: Iterable[Mapping], source: str = "/errors") -> dict[tuple[str, str], dict[str, float]]:
+    """{(layer name, tensor class): {ledger field: per-bit probability}}: rows without a ``field``
+    count as ``all``; rows of one key and field in several memories combine in series."""
+    per_key: dict[tuple[str, str], dict[str, list[float]]] = {}
     for i, record in enumerate(records):
         _check_record(record, f"{source} row {i}")
         key = (str(record["layer"]), str(record["tensor_class"]))
-        per_key.setdefault(key, []).append(record_bit_error_probability(record))
-    return {key: odd_flip_probability(ps) for key, ps in per_key.items()}
+        per_key.setdefault(key, {}).setdefault(str(record.get("field", "all")), []).append(
+            record_bit_error_probability(record))
+    return {key: {f: odd_flip_probability(ps) for f, ps in fields.items()} for key, fields in per_key.items()}
 
 
 def parse_classes(text: str) -> tuple[str, ...]:
@@ -139,10 +165,10 @@ def parse_ber(items: Iterable[str]) -> dict[str, float]:
     return out
 
 
-def resolve_probabilities(ledger: Mapping[tuple[str, str], float], layers: Iterable[str],
-                          inject: Iterable[str], overrides: Mapping[str, float]) -> dict[tuple[str, str], float]:
-    """The non-zero probabilities to inject: the ledger's for the classes in ``inject``, except that a
-    class in ``overrides`` gets its override at every one of ``layers``."""
+def resolve_probabilities(ledger: Mapping[tuple[str, str], Rates], layers: Iterable[str],
+                          inject: Iterable[str], overrides: Mapping[str, float]) -> dict[tuple[str, str], Rates]:
+    """The non-zero rates to inject: the ledger's for the classes in ``inject`` (a probability or one
+    per ledger field), except that a class in ``overrides`` gets its override at every one of ``layers``."""
     inject = tuple(inject)
     for cls in overrides:
         if cls not in inject:
@@ -151,126 +177,38 @@ def resolve_probabilities(ledger: Mapping[tuple[str, str], float], layers: Itera
     for layer in layers:
         for cls in inject:
             p = overrides[cls] if cls in overrides else ledger.get((layer, cls), 0.0)
-            if p > 0:
+            if (max(p.values(), default=0.0) if isinstance(p, Mapping) else p) > 0:
                 out[(layer, cls)] = p
     return out
 
 
-# ---------------------------------------------------------------- number formats
+def scale_rates(rates: Rates, factor: float) -> Rates:
+    """``rates`` times ``factor``, each kept at most 1/2 (a bit read at random)."""
+    if isinstance(rates, Mapping):
+        return {f: min(p * factor, 0.5) for f, p in rates.items()}
+    return min(rates * factor, 0.5)
 
 
-@dataclass(frozen=True)
-class FlipPlan:
-    """Flips for one stored tensor: distinct element indices and, per element, the XOR mask of its code."""
-
-    elements: np.ndarray
-    masks: np.ndarray
-    count: int
-
-
-class StorageFormat(ABC):
-    """A number format values are stored in: `store` rounds fp32 values to it and applies flips.
-
-    Bit ``b`` of an element is bit ``b`` of its code, 0 the least significant (a float's mantissa
-    LSB) and ``bits - 1`` the sign.
-    """
-
-    name = ""
-    bits = 0
-    _code_np: type = np.int32
-    _mask_np: type = np.uint32
-
-    @property
-    def identity(self) -> bool:
-        """True if storing without flips returns the tensor itself."""
-        return False
-
-    @abstractmethod
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """(codes as an integer tensor of the format's width, scale)."""
-
-    @abstractmethod
-    def decode(self, codes: torch.Tensor, scale: float) -> torch.Tensor:
-        """float32 values of ``codes``."""
-
-    def store(self, x: torch.Tensor, plan: FlipPlan | None) -> torch.Tensor:
-        """``x`` (float32) as stored in this format, with the bits of ``plan`` flipped; a new tensor
-        unless the format is the identity and there is nothing to flip."""
-        if plan is None and self.identity:
-            return x
-        codes, scale = self.encode(x if plan is None else x.contiguous())
-        if plan is not None:
-            flat = codes.view(-1)
-            idx = torch.from_numpy(plan.elements)
-            masks = torch.from_numpy(plan.masks.astype(self._mask_np).view(self._code_np))
-            flat[idx] = flat[idx] ^ masks
-        return self.decode(codes, scale)
-
-
-class _Float(StorageFormat):
-    def __init__(self, name: str, bits: int, dtype: torch.dtype, code_dtype: torch.dtype, code_np, mask_np):
-        self.name, self.bits, self._dtype, self._code_dtype = name, bits, dtype, code_dtype
-        self._code_np, self._mask_np = code_np, mask_np
-
-    @property
-    def identity(self) -> bool:
-        return self._dtype == torch.float32
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
-        stored = x.clone(memory_format=torch.contiguous_format) if self.identity else x.to(self._dtype)
-        return stored.view(self._code_dtype), 1.0
-
-    def decode(self, codes: torch.Tensor, scale: float) -> torch.Tensor:
-        return codes.view(self._dtype).to(torch.float32)
-
-
-class _Int8(StorageFormat):
-    """Symmetric int8 with one scale per tensor, max|x| / 127 (the scale is held error-free)."""
-
-    name, bits, _code_np, _mask_np = "int8", 8, np.int8, np.uint8
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, float]:
-        amax = float(x.abs().amax()) if x.numel() else 0.0
-        scale = amax / 127.0 if amax > 0 else 1.0
-        return torch.round(x / scale).clamp_(-127, 127).to(torch.int8), scale
-
-    def decode(self, codes: torch.Tensor, scale: float) -> torch.Tensor:
-        return codes.to(torch.float32) * scale
-
-    def store(self, x: torch.Tensor, plan: FlipPlan | None) -> torch.Tensor:
-        if x.numel() and not math.isfinite(float(x.abs().amax())):
-            return x.clone()  # a diverged tensor has no int8 code: keep it so the divergence shows
-        return super().store(x, plan)
-
-
-FORMATS: dict[str, StorageFormat] = {
-    "bf16": _Float("bf16", 16, torch.bfloat16, torch.int16, np.int16, np.uint16),
-    "fp16": _Float("fp16", 16, torch.float16, torch.int16, np.int16, np.uint16),
-    "fp32": _Float("fp32", 32, torch.float32, torch.int32, np.int32, np.uint32),
-    "int8": _Int8(),
-}
-
-
-def storage_format(name: str) -> StorageFormat:
-    if name not in FORMATS:
-        raise UserError(f"--format {name}: unknown number format (accepted: {', '.join(FORMATS)})")
-    return FORMATS[name]
-
-
-def sample_flips(rng: np.random.Generator, numel: int, bits: int, p: float) -> FlipPlan | None:
-    """Flips for a tensor of ``numel`` values of ``bits`` bits, each bit flipped with probability ``p``:
-    a Binomial(numel * bits, p) count, then that many distinct positions. None if there are none."""
-    total_bits = numel * bits
-    if p <= 0.0 or total_bits == 0:
-        return None
-    count = int(rng.binomial(total_bits, p))
-    if count == 0:
-        return None
-    positions = np.sort(rng.choice(total_bits, size=count, replace=False))
-    elements, bit_indices = np.divmod(positions, bits)
-    masks = np.left_shift(np.ones_like(bit_indices, dtype=np.uint64), bit_indices.astype(np.uint64))
-    unique, first = np.unique(elements, return_index=True)
-    return FlipPlan(unique.astype(np.int64), np.bitwise_or.reduceat(masks, first), count)
+def simulated_flips_per_step(records: Iterable[Mapping], fmt: StorageFormat, protect: Iterable[str],
+                             inject: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """{class: (bits written, expected wrong bits)} of one simulated step over the ledger's rows: each
+    row's bits times its per-bit probability; a row of a field the format protects (or lacks) counts
+    none, a row of every bit (``all``) the format's unprotected share."""
+    protect, inject = frozenset(protect), tuple(inject)
+    unprotected = sum(f.width for f in fmt.fields if f.name not in protect) / fmt.bits
+    out: dict[str, list[float]] = {}
+    for record in records:
+        cls = str(record["tensor_class"])
+        if cls not in inject:
+            continue
+        field = str(record.get("field", "all"))
+        share = unprotected if field == "all" else float(any(f.ledger == field and f.name not in protect
+                                                              for f in fmt.fields))
+        bits = float(record["bits_written"])
+        acc = out.setdefault(cls, [0.0, 0.0])
+        acc[0] += bits
+        acc[1] += bits * share * record_bit_error_probability(record)
+    return {cls: (b, n) for cls, (b, n) in out.items()}
 
 
 # ---------------------------------------------------------------- injection into a model
@@ -311,15 +249,20 @@ class ExtremeFlip:
 class Injector:
     """Stores a model's tensors in a format with bit flips at the given per-(layer, class) rates.
 
-    Counts flips per class in ``flips`` and keeps the first and latest `ExtremeFlip`.
+    ``probabilities`` maps (layer, class) to one per-bit probability or one per ledger field; the
+    fields in ``protect`` never flip. Counts flips per class in ``flips``, the bits stored per
+    (layer, class) that could flip in ``bits_stored``, and keeps the first and latest `ExtremeFlip`.
     """
 
-    def __init__(self, fmt: StorageFormat, probabilities: Mapping[tuple[str, str], float],
-                 rng: np.random.Generator):
+    def __init__(self, fmt: StorageFormat, probabilities: Mapping[tuple[str, str], Rates],
+                 rng: np.random.Generator, protect: Iterable[str] = ()):
         self.fmt = fmt
-        self.p = {key: float(v) for key, v in probabilities.items() if v > 0}
+        groups = {key: fmt.bit_groups(v, protect) for key, v in probabilities.items()}
+        self.p: dict[tuple[str, str], Groups] = {key: g for key, g in groups.items() if g}
         self.rng = rng
         self.flips: Counter[str] = Counter()
+        self.bits_stored: Counter[tuple[str, str]] = Counter()
+        self._samplers: dict[tuple[str, str], FlipSampler] = {}
         self.extreme: list[ExtremeFlip] = []
         self.step = 0
         self._stack: list[str] = []
@@ -329,19 +272,26 @@ class Injector:
         self._stash_classes = any(cls == "activation" for _, cls in self.p)
 
     def plan(self, numel: int, layer: str, cls: str) -> FlipPlan | None:
-        p = self.p.get((layer, cls), 0.0)
-        plan = sample_flips(self.rng, numel, self.fmt.bits, p) if p > 0 else None
+        groups = self.p.get((layer, cls))
+        if groups is None:
+            return None
+        key = (layer, cls)
+        self.bits_stored[key] += numel * self.fmt.bits
+        sampler = self._samplers.get(key)
+        if sampler is None:
+            sampler = self._samplers[key] = FlipSampler(groups, self.fmt.bits, self.rng)
+        plan = sampler.plan(numel)
         if plan is not None:
             self.flips[cls] += plan.count
         return plan
 
     def _note(self, stored: torch.Tensor, plan: FlipPlan | None, layer: str, cls: str) -> None:
-        if plan is None:
-            return
-        values = stored.reshape(-1)[torch.from_numpy(plan.elements)].numpy()
-        with np.errstate(invalid="ignore"):
-            extreme = not np.all(np.abs(values) <= EXTREME_MAGNITUDE)  # NaN compares False
-        if extreme:
+        if plan is not None:
+            self._note_values(stored.detach().contiguous().numpy().reshape(-1)[plan.elements], layer, cls)
+
+    def _note_values(self, values: np.ndarray, layer: str, cls: str) -> None:
+        """Log an `ExtremeFlip` if any of the flipped ``values`` is non-finite or huge."""
+        if not (np.abs(values) <= EXTREME_MAGNITUDE).all():  # NaN compares False
             self.extreme.append(ExtremeFlip(self.step, cls, layer))
             del self.extreme[1:-1]
 
@@ -352,7 +302,10 @@ class Injector:
         if plan is None and (rounded or self.fmt.identity):
             return x
         with torch.no_grad():
-            stored = self.fmt.store(x.detach(), plan)
+            if plan is not None and (rounded or self.fmt.identity):
+                stored = self.fmt.store_rounded(x.detach(), plan)
+            else:
+                stored = self.fmt.store(x.detach(), plan)
         self._note(stored, plan, layer, cls)
         return stored
 
@@ -365,7 +318,7 @@ class Injector:
         for name, module in storage_modules(model).items():
             handles.append(module.register_forward_pre_hook(partial(self._pre, name)))
             handles.append(module.register_forward_hook(partial(self._post, name)))
-        self._fixed_ptrs = {t.untyped_storage().data_ptr() for t in (*model.parameters(), *model.buffers())}
+        self._fixed_ptrs = {t.data_ptr() for t in (*model.parameters(), *model.buffers())}
         try:
             yield
         finally:
@@ -381,7 +334,7 @@ class Injector:
 
     def _root_pre(self, module, args):
         if args and isinstance(args[0], torch.Tensor):
-            self._input_ptr = args[0].untyped_storage().data_ptr()
+            self._input_ptr = args[0].data_ptr()
 
     def _pre(self, name: str, module, args):
         self._stack.append(name)
@@ -406,14 +359,18 @@ class Injector:
         layer = self._stack[-1]
         if (layer, "activation") not in self.p:
             return t
-        ptr = t.untyped_storage().data_ptr()
+        ptr = t.data_ptr()
         if ptr in self._fixed_ptrs or not (t.requires_grad or ptr == self._input_ptr):
             return t
-        key = (ptr, t.storage_offset(), tuple(t.shape), tuple(t.stride()), t._version)
+        key = (ptr, t.shape, t.stride(), t._version)
         if key not in self._stash:
             # saved activations are module outputs or the input, already in the format.
             # Holding the original keeps its address from being reused by another tensor this step.
-            self._stash[key] = (t, self.store(t, layer, "activation", rounded=True))
+            if ptr == self._input_ptr or not self.fmt.elementwise:
+                self._stash[key] = (t, self.store(t, layer, "activation", rounded=True))
+            else:
+                plan = self.plan(t.numel(), layer, "activation")
+                self._stash[key] = (t, t if plan is None else _Deferred(self, t, plan, layer))
         return self._stash[key][1]
 
     # ---- per-step stores of parameters, gradients and optimizer state
@@ -441,5 +398,29 @@ class Injector:
         self.step += 1
 
 
-def _unpack(t: torch.Tensor) -> torch.Tensor:
-    return t
+class _Deferred:
+    """A saved activation whose flips are applied when the backward pass first reads it, in place:
+    by then the forward pass, which read the value as written, is over, and every later reader of
+    the stash sees the same wrong bits. Written through a numpy view of the storage, so autograd's
+    version counter (which guards against changes by the model itself) is left alone; only formats
+    whose codes are element-wise (no per-tensor scale) and module outputs (never the caller's input
+    batch) take this path."""
+
+    __slots__ = ("injector", "tensor", "plan", "layer")
+
+    def __init__(self, injector: Injector, tensor: torch.Tensor, plan: FlipPlan, layer: str):
+        self.injector, self.tensor, self.plan, self.layer = injector, tensor, plan, layer
+
+    def resolve(self) -> torch.Tensor:
+        if self.plan is not None:
+            view = self.tensor.detach().numpy()
+            where = np.unravel_index(self.plan.elements, view.shape)
+            values = self.injector.fmt.flip_values(view[where], self.plan)
+            view[where] = values
+            self.injector._note_values(values, self.layer, "activation")
+            self.plan = None
+        return self.tensor
+
+
+def _unpack(t):
+    return t.resolve() if isinstance(t, _Deferred) else t

@@ -32,6 +32,7 @@ from workloads import optimizers, zoo
 from workloads.data import Dataset
 from workloads.faults import (INJECT_CLASSES, LAYERS_WITHOUT_MODULE, Injector, parameter_layers, storage_format,
                               storage_modules)
+from workloads.formats import Rates
 
 # (width, input size) per model when not given: small enough to train in minutes on two CPU cores.
 DEFAULT_SHAPES = {"resnet18": (0.125, 32), "vgg16": (0.125, 32), "alexnet": (0.125, 64),
@@ -101,11 +102,22 @@ class Divergence:
 
 @dataclass(frozen=True)
 class RunResult:
+    """One training run. ``test_accuracy``/``test_loss`` are of the model the run left (after its last
+    epoch, or where it diverged: non-finite outputs count as wrong), over ``test_images``;
+    ``train_loss`` is the last epoch's mean (NaN if it diverged); ``train_flips`` counts the flips of
+    its ``train_steps`` training steps (evaluation left out)."""
+
     label: str
     epochs: list[EpochResult]
     diverged: Divergence | None
     step_time_s: float
     flips: dict[str, int] = field(default_factory=dict)
+    test_accuracy: float = math.nan
+    test_loss: float = math.nan
+    train_loss: float = math.nan
+    test_images: int = 0
+    train_steps: int = 0
+    train_flips: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,9 +214,14 @@ def _divergence(injector: Injector, epoch: int, step: int) -> Divergence:
     return Divergence(epoch, step, last.tensor_class if last else None, last.layer if last else None)
 
 
-def train_run(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[tuple[str, str], float],
-              label: str, progress: Progress | None = None) -> RunResult:
-    """One training run storing tensors in ``settings.fmt`` with flips at ``probabilities``."""
+def _flip_rng(seed: int, fold: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _FLIP_SEED] if fold == 0 else [seed, _FLIP_SEED, fold])
+
+
+def train_run(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[tuple[str, str], Rates],
+              label: str, progress: Progress | None = None, protect: Iterable[str] = (), fold: int = 0) -> RunResult:
+    """One training run storing tensors in ``settings.fmt`` with flips at ``probabilities`` (fields in
+    ``protect`` error-free); ``fold`` (of a cross-validation) gives the flips their own stream."""
     settings = settings.resolved()
     fmt = storage_format(settings.fmt)
     x_train, y_train, x_test, y_test = dataset_tensors(dataset, settings.input_size)
@@ -222,14 +239,14 @@ def train_run(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[
         model = build_model(settings, dataset, generator)
         params = parameter_layers(model)
         optimizer = _optimizer(settings, model)
-        injector = Injector(fmt, probabilities, np.random.default_rng([settings.seed, _FLIP_SEED]))
+        injector = Injector(fmt, probabilities, _flip_rng(settings.seed, fold), protect)
         with torch.no_grad():
             for _, p in params:
                 p.copy_(fmt.store(p.detach(), None))
         epochs: list[EpochResult] = []
         step_times: list[float] = []
         diverged = None
-        done = 0
+        done, train_flips = 0, 0
         with injector.attached(model):
             for epoch in range(1, settings.epochs + 1):
                 model.train()
@@ -239,7 +256,9 @@ def train_run(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[
                 for step in range(batches):
                     idx = order[step * settings.batch_size:(step + 1) * settings.batch_size]
                     t0 = time.perf_counter()
+                    before = sum(injector.flips.values())
                     loss_value, logits = train_step(model, injector, params, optimizer, x_train[idx], y_train[idx])
+                    train_flips += sum(injector.flips.values()) - before
                     if not math.isfinite(loss_value):
                         diverged = _divergence(injector, epoch, step + 1)
                         break
@@ -258,15 +277,41 @@ def train_run(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[
                 test_loss, test_accuracy = _evaluate(model, x_test, y_test)
                 flips = {cls: injector.flips.get(cls, 0) - flips_before.get(cls, 0) for cls in INJECT_CLASSES}
                 epochs.append(EpochResult(epoch, loss_sum / seen, correct / seen, test_loss, test_accuracy, flips))
+            if diverged is not None:  # the model the run left, evaluated as any other
+                test_loss, test_accuracy = _evaluate(model, x_test, y_test)
     timed = step_times[1:] or step_times
     return RunResult(label, epochs, diverged, statistics.median(timed) if timed else float("nan"),
-                     {cls: injector.flips.get(cls, 0) for cls in INJECT_CLASSES})
+                     {cls: injector.flips.get(cls, 0) for cls in INJECT_CLASSES},
+                     test_accuracy=epochs[-1].test_accuracy if diverged is None else test_accuracy,
+                     test_loss=epochs[-1].test_loss if diverged is None else test_loss,
+                     train_loss=epochs[-1].train_loss if diverged is None else math.nan,
+                     test_images=len(y_test), train_steps=len(step_times), train_flips=train_flips)
 
 
-def replay(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[tuple[str, str], float],
-           progress: Progress | None = None) -> Replay:
+def stored_bits_per_step(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[tuple[str, str], Rates],
+                         protect: Iterable[str] = ()) -> Injector:
+    """One (untimed) training step of a fresh model on the first batch: the returned injector's
+    ``bits_stored`` holds the bits stored per (layer, class) of ``probabilities`` and its ``p`` the
+    per-bit rates, so their product is the flips a step expects."""
+    settings = settings.resolved()
+    fmt = storage_format(settings.fmt)
+    x_train, y_train, _, _ = dataset_tensors(dataset, settings.input_size)
+    x, y = fmt.store(x_train[:settings.batch_size], None), y_train[:settings.batch_size]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        model = build_model(settings, dataset, torch.Generator().manual_seed(settings.seed))
+        params = parameter_layers(model)
+        injector = Injector(fmt, probabilities, np.random.default_rng(0), protect)
+        with injector.attached(model):
+            model.train()
+            train_step(model, injector, params, _optimizer(settings, model), x, y)
+    return injector
+
+
+def replay(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[tuple[str, str], Rates],
+           progress: Progress | None = None, protect: Iterable[str] = (), fold: int = 0) -> Replay:
     """The error-free baseline and the injected run, same seed and format."""
     settings = settings.resolved()
-    baseline = train_run(settings, dataset, {}, "baseline", progress)
-    injected = train_run(settings, dataset, probabilities, "injected", progress)
+    baseline = train_run(settings, dataset, {}, "baseline", progress, fold=fold)
+    injected = train_run(settings, dataset, probabilities, "injected", progress, protect, fold)
     return Replay(settings, dataset.name, baseline, injected)
