@@ -13,9 +13,9 @@ import argparse
 from pathlib import Path
 
 import h5py
-import yaml
 
 from models.errors import UserError
+from models.yamlio import parse_yaml
 from simulator import schema
 from simulator.train_output import INJECT_CLASSES, render, write_results
 from workloads import optimizers
@@ -121,10 +121,7 @@ def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
 def _run_config(path: Path, config_yaml) -> dict:
     if config_yaml is None:
         return {}
-    try:
-        cfg = yaml.safe_load(_decode(config_yaml))
-    except yaml.YAMLError:
-        raise UserError(f"{path}: root attribute config_yaml is not valid YAML") from None
+    cfg = parse_yaml(_decode(config_yaml), f"{path}: root attribute config_yaml")
     return cfg if isinstance(cfg, dict) else {}
 
 

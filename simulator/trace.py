@@ -16,9 +16,9 @@ from typing import Iterator
 
 import h5py
 import numpy as np
-import yaml
 
 from models.errors import UserError
+from models.yamlio import parse_yaml
 from simulator import schema
 
 READER_MAJOR = "1"
@@ -206,10 +206,7 @@ class Trace:
     @property
     def config(self) -> dict:
         """The resolved config (a plain dict: the YAML with the memories' figures filled in)."""
-        try:
-            doc = yaml.safe_load(self.config_yaml)
-        except yaml.YAMLError:
-            raise UserError(f"{self.path}: attribute config_yaml is not valid YAML") from None
+        doc = parse_yaml(self.config_yaml, f"{self.path}: attribute config_yaml")
         if not isinstance(doc, dict):
             raise UserError(f"{self.path}: attribute config_yaml is not a YAML mapping")
         return doc

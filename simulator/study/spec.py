@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from models.errors import UserError
+from models.yamlio import load_yaml_file
 from simulator.config import CONFIG_DIR
 
 STUDY_DIR = CONFIG_DIR / "studies"
@@ -294,12 +294,7 @@ def _quick_axis(name: str, full, quick, where: _Where):
 
 
 def read_spec_file(path: Path) -> dict:
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read study ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:160]})") from None
+    doc = load_yaml_file(path, "a study")
     if not isinstance(doc, dict):
         raise UserError(f"{path}: a study must be a YAML mapping")
     return doc
