@@ -6,16 +6,22 @@ Bad input prints one line on stderr and exits with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 
 from models.errors import UserError
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and run(args) -> int.
-PLUGIN_COMMANDS = ("simulator.cli_device", "simulator.cli_train", "simulator.cli_trace", "simulator.cli_study")
+# command -> (module, its one-line help). `--help` lists them without importing them (a test keeps each
+# help equal to the one its module's parser declares).
+PLUGIN_COMMANDS = {
+    "device": ("simulator.cli_device",
+               "write voltage / pulse sweep of a memory's operating points (MRAM technologies)"),
+    "train": ("simulator.cli_train", "train with a run's memory bit errors next to an error-free baseline"),
+    "trace": ("simulator.cli_trace", "inspect a run file: show, export (Perfetto, DRAM traces), diff"),
+    "study": ("simulator.cli_study", "run a study: many points fanned out on Dask, with tables, plots and a report"),
+}
 # `list` and `--help` must start fast: they import no numpy/h5py/simpy/numba (tests/test_startup.py),
 # so these paths are found here rather than through simulator.config (which imports the schema).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -53,26 +59,6 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="simulate every tile as events (the exact oracle of the default steady-state fast-forward)")
 
 
-def _plugin_stub(modname: str) -> tuple[str, str | None] | None:
-    """(command, help) of a plugin module, read from its source without importing it: the first
-    ``add_parser("NAME", help="...")`` call in its ``add_parser`` function; None if not found."""
-    try:
-        spec = importlib.util.find_spec(modname)
-    except ModuleNotFoundError:
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    tree = ast.parse(Path(spec.origin).read_text())
-    for fn in tree.body:
-        if isinstance(fn, ast.FunctionDef) and fn.name == "add_parser":
-            for node in ast.walk(fn):
-                if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_parser" and node.args \
-                        and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                    helps = [k.value.value for k in node.keywords if k.arg == "help" and isinstance(k.value, ast.Constant)]
-                    return node.args[0].value, (helps[0] if helps else None)
-    return None
-
-
 PLUGIN_MODULES: dict[str, str] = {}  # command -> module, filled by build_parser
 
 
@@ -100,21 +86,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub.add_parser("list", help="list built-in workloads and shipped configs")
 
     asked = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
-    for modname in PLUGIN_COMMANDS:
-        stub = _plugin_stub(modname) if argv is not None else None
-        if stub is not None and stub[0] != asked:
-            sub.add_parser(stub[0], help=stub[1], add_help=False)
-            PLUGIN_MODULES[stub[0]] = modname
+    for command, (modname, help_text) in PLUGIN_COMMANDS.items():
+        PLUGIN_MODULES[command] = modname
+        if argv is not None and command != asked:
+            sub.add_parser(command, help=help_text, add_help=False)
             continue
-        try:
-            mod = importlib.import_module(modname)
-        except ModuleNotFoundError as exc:
-            if exc.name != modname:
-                raise
-            continue
-        if stub is not None:
-            PLUGIN_MODULES[stub[0]] = modname
-        mod.add_parser(sub)
+        importlib.import_module(modname).add_parser(sub)
     return parser
 
 
@@ -199,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         handler = COMMANDS.get(args.command)
         if handler is None:
-            return importlib.import_module(PLUGIN_MODULES.get(args.command, f"simulator.cli_{args.command}")).run(args)
+            return importlib.import_module(PLUGIN_MODULES[args.command]).run(args)
         return handler(args)
     except UserError as exc:
         print(str(exc), file=sys.stderr)

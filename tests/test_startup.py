@@ -38,11 +38,19 @@ def test_light_paths_import_nothing_heavy(args):
 
 
 def test_plugin_commands_listed_without_import():
-    names = {cli._plugin_stub(m)[0] for m in cli.PLUGIN_COMMANDS}
-    assert {"device", "train", "trace"} <= names
+    assert {"device", "train", "trace", "study"} <= set(cli.PLUGIN_COMMANDS)
     help_text = cli.build_parser(["list"]).format_help()
-    for name in names:
+    for name in cli.PLUGIN_COMMANDS:
         assert name in help_text
+
+
+def test_listed_help_is_the_modules_own():
+    import argparse
+    import importlib
+    for command, (modname, help_text) in cli.PLUGIN_COMMANDS.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(modname).add_parser(sub)
+        assert [a.help for a in sub._choices_actions if a.dest == command] == [help_text]
 
 
 def test_list_paths_match_the_config_module():
