@@ -277,7 +277,6 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, temperature_k: floa
     except UserError as exc:
         raise UserError(where.reattribute(str(exc))) from None
     base = {k: getattr(figures, k) for k in FIGURE_KEYS}
-    base.update(explicit)
     extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",
                                               "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
                                               "p_read_disturb")}
@@ -288,7 +287,9 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, temperature_k: floa
                  else float(getattr(tech_cls, "ENDURANCE_CYCLES", math.inf)))  # SRAM: unlimited
     from simulator.protection import protect
 
+    # ECC, write-verify and temperature act on the model's figures; figure keys in the YAML are final.
     base, extra, attempts = protect(base, extra, word_bits, code, verify, SWITCH_FRACTION, temperature_k)
+    base.update(explicit)
     for k in ("read_occupancy_ns", "write_occupancy_ns"):
         if base[k] <= 0:
             where.fail(f"{path}.{k}", base[k], "must be > 0")
