@@ -20,9 +20,11 @@ evaluates r parity trees of ~n/2 inputs each; decoding evaluates the syndrome pl
 (SECDED: one AND per bit; BCH t = 2: a Chien-style locator, m² gates per bit position).
 
 Write-verify (``write_verify: N``): after each write the word is read back and rewritten if any of
-its switching bits failed, at most N attempts. A bit fails all N with probability WER^N (its
-attempts are independent); a word with s switching bits fails an attempt with q = 1 − (1 − WER)^s,
-so the expected attempts are Σ_{a=0}^{N−1} q^a, each a write plus a verify read.
+its switching bits failed, at most N attempts. A bit already in its target state cannot fail a
+rewrite, so a bit is still wrong after a attempts with probability WER^a (independent attempts) and
+fails all N with WER^N; a word with s switching bits needs attempt a + 1 with probability
+1 − (1 − WER^a)^s, so the expected attempts are Σ_{a=0}^{N−1} [1 − (1 − WER^a)^s], each a write
+plus a verify read (the rewrite is charged as a full word write).
 """
 
 from __future__ import annotations
@@ -111,9 +113,12 @@ def residual_per_bit(p, code: Code):
 
 
 def expected_attempts(wer_bit: float, switching_bits: float, max_attempts: int) -> float:
-    """Σ_{a=0}^{N−1} q^a with q = 1 − (1 − WER)^s, the word's per-attempt failure probability."""
-    q = -math.expm1(switching_bits * math.log1p(-min(wer_bit, 1.0 - 1e-16)))
-    return sum(q**a for a in range(max_attempts))
+    """Σ_{a=0}^{N−1} [1 − (1 − WER^a)^s]: attempt a + 1 happens when a bit is still wrong after a."""
+    total = 0.0
+    for a in range(max_attempts):
+        pending = min(wer_bit, 1.0) ** a
+        total += 1.0 if a == 0 else -math.expm1(switching_bits * math.log1p(-min(pending, 1.0 - 1e-16)))
+    return total
 
 
 def wer_after_verify(wer_bit, max_attempts: int):
