@@ -296,9 +296,16 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, temperature_k: floa
     return MemoryConfig(name=name, technology=tech, capacity_bytes=capacity_bytes, banks=banks,
                         word_bits=word_bits, write_buffer_words=wbuf, figures=figures, ecc=code, write_verify=verify,
                         write_attempts=attempts, endurance_cycles=endurance, temperature_k=temperature_k,
-                        operating_point={k: float(getattr(spec, k)) for k in OPERATING_POINT_KEYS
-                                         if getattr(spec, k, None) is not None},
+                        operating_point=_operating_point(spec),
                         **base, **extra)
+
+
+def _operating_point(spec) -> dict:
+    """The write/read point a technology's figures are at (empty for one without)."""
+    point = {k: float(getattr(spec, k)) for k in OPERATING_POINT_KEYS if getattr(spec, k, None) is not None}
+    if hasattr(spec, "pulse_ns") and spec.nvsim_file is None:
+        point["write_pulse_ns"] = float(spec.pulse_ns())
+    return point
 
 
 def _ecc_codes() -> tuple[str, ...]:
@@ -394,7 +401,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for name in mems:
         if name in schema.FIXED_HW_UNITS or name == "dram" or not str(name).isidentifier():
             where.fail(f"memories.{name}", name, "a memory name must be an identifier other than pe_array, vector, dma, dram")
-    temperature = float(_num(doc, "temperature_k", "", where, 200.0, 400.0, default=DEFAULT_TEMPERATURE_K))
+    temperature = doc.get("temperature_k", DEFAULT_TEMPERATURE_K)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 200 <= temperature <= 400:
+        where.fail("temperature_k", temperature, "must be a number of kelvin in [200, 400]")
+    temperature = float(temperature)
     memories = {name: _memory(name, sec, where, clock, temperature) for name, sec in mems.items()}
     pl = _section(doc, "placement", where, PLACED_CLASSES)
     targets = tuple(memories) + ("dram",)

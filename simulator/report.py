@@ -179,14 +179,18 @@ def render_errors(result, console: Console) -> None:
 
 def render_endurance(result, console: Console) -> None:
     """Writes per cell per second at each memory's hot spot and the lifetime at its endurance."""
-    t = table("Endurance (hot spot: every write stream from the buffer base; models/endurance.py)")
-    for col in ("memory", "ECC", "write attempts", "hot writes/cell/s", "mean writes/cell/s", "endurance",
-                "lifetime"):
-        t.add_column(col, justify="left" if col in ("memory", "ECC") else "right")
+    t = table("Write point and endurance (hot spot: every write stream from the buffer base; models/endurance.py)")
+    for col in ("memory", "write point", "raw WER (worse dir.)", "ECC", "write attempts", "hot writes/cell/s",
+                "mean writes/cell/s", "endurance", "lifetime"):
+        t.add_column(col, justify="left" if col in ("memory", "write point", "ECC") else "right")
     for name, e in result.endurance().items():
         mem = result.config.memories[name]
         life = e["lifetime_years"]
-        t.add_row(name, mem.ecc, f"{mem.write_attempts:.4g}", f"{e['hot_writes_per_cell_per_s']:.3g}",
+        op = mem.operating_point
+        point = (f"{op['write_voltage_v']:g} V, {op['write_pulse_ns']:g} ns"
+                 if "write_voltage_v" in op and "write_pulse_ns" in op else "-")
+        t.add_row(name, point, f"{max(mem.p_write_p2ap, mem.p_write_ap2p):.3g}", mem.ecc,
+                  f"{mem.write_attempts:.4g}", f"{e['hot_writes_per_cell_per_s']:.3g}",
                   f"{e['mean_writes_per_cell_per_s']:.3g}",
                   "unlimited" if e["endurance_cycles"] == float("inf") else f"{e['endurance_cycles']:.0e}",
                   "unlimited" if life == float("inf") else f"{life:.3g} years")
