@@ -55,7 +55,7 @@ def test_run_summary_and_report_carry_endurance(tmp_path):
     buf = io.StringIO()
     render_run(res, Console(file=buf, width=200))
     text = buf.getvalue()
-    assert "Endurance" in text and "unlimited" in text and "years" in text
+    assert "endurance" in text and "0.9 V, 10 ns" in text and "unlimited" in text and "years" in text
 
 
 def test_sot_endurance_default_and_bad_value(tmp_path):
