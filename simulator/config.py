@@ -281,11 +281,12 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, temperature_k: floa
                                               "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
                                               "p_read_disturb")}
     wbuf = _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
-    code = _choice(sec, "ecc", path, where, _ecc_codes(), "none")
+    from simulator.protection import operating_point, protect
+
+    code = _choice(sec, "ecc", path, where, ecc_codes(), "none")
     verify = _num(sec, "write_verify", path, where, 1, 64, integer=True, default=1)
     endurance = (float(_num(sec, "endurance_cycles", path, where, 1.0, 1e30)) if "endurance_cycles" in sec
                  else float(getattr(tech_cls, "ENDURANCE_CYCLES", math.inf)))  # SRAM: unlimited
-    from simulator.protection import protect
 
     # ECC, write-verify and temperature act on the model's figures; figure keys in the YAML are final.
     base, extra, attempts = protect(base, extra, word_bits, code, verify, SWITCH_FRACTION, temperature_k)
@@ -296,19 +297,11 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, temperature_k: floa
     return MemoryConfig(name=name, technology=tech, capacity_bytes=capacity_bytes, banks=banks,
                         word_bits=word_bits, write_buffer_words=wbuf, figures=figures, ecc=code, write_verify=verify,
                         write_attempts=attempts, endurance_cycles=endurance, temperature_k=temperature_k,
-                        operating_point=_operating_point(spec),
+                        operating_point=operating_point(spec, OPERATING_POINT_KEYS),
                         **base, **extra)
 
 
-def _operating_point(spec) -> dict:
-    """The write/read point a technology's figures are at (empty for one without)."""
-    point = {k: float(getattr(spec, k)) for k in OPERATING_POINT_KEYS if getattr(spec, k, None) is not None}
-    if hasattr(spec, "pulse_ns") and spec.nvsim_file is None:
-        point["write_pulse_ns"] = float(spec.pulse_ns())
-    return point
-
-
-def _ecc_codes() -> tuple[str, ...]:
+def ecc_codes() -> tuple[str, ...]:
     from models.ecc import CODES
 
     return CODES

@@ -43,6 +43,14 @@ def protect(base: dict, extra: dict, word_bits: int, code_name: str, write_verif
     return b, x, attempts
 
 
+def operating_point(spec, keys: tuple[str, ...]) -> dict:
+    """The write/read point a technology's figures are at (empty for one without)."""
+    point = {k: float(getattr(spec, k)) for k in keys if getattr(spec, k, None) is not None}
+    if hasattr(spec, "pulse_ns") and spec.nvsim_file is None:
+        point["write_pulse_ns"] = float(spec.pulse_ns())
+    return point
+
+
 def p_residual(mem, bits_written: float, bits_read: float, p_retention: float, switch_fraction: float) -> float:
     """Probability that a stored bit reads back wrong after ECC and write-verify (the /errors field).
 
