@@ -132,3 +132,11 @@ def test_temperature_drives_delta_retention_and_leakage(tmp_path):
     with pytest.raises(UserError, match="mtj.temperature_k = 320.*contradicts temperature_k = 300"):
         load_config(path, ["memories.spm_act.mtj.temperature_k=320"])
     assert math.isclose(cold.resolved["temperature_k"], 300.0)
+
+
+def test_sot_auto_pulse_meets_its_target():
+    d = {"technology": "sot_mram", "capacity_kib": 256, "banks": 8, "word_bits": 64, "write_voltage_v": 0.7,
+         "write_pulse_ns": "auto"}
+    spec = technologies.parse(d, W)
+    assert spec.worst_wer() <= 1e-9
+    assert operating_point.replace(spec, write_pulse_ns=spec.write_pulse_ns - 0.1).worst_wer() > 1e-9

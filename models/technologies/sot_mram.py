@@ -62,14 +62,13 @@ class SotMramSpec(SttMramSpec):
         return None  # the write goes through the line and its own transistor (models.sot), not the 1T-1MTJ cell
 
     @classmethod
-    def parse_keys(cls, d: dict, common: dict) -> SotMramSpec:
-        spec = super().parse_keys(d, common)
+    def complete(cls, spec: SotMramSpec, d: dict) -> SotMramSpec:
         line = sot.load_default()[1]
         if "sot" in d:
             if not isinstance(d["sot"], dict):
-                raise UserError(f"{common['where']}.sot = {d['sot']!r} (must be a mapping of SOTLine fields)")
+                raise UserError(f"{spec.where}.sot = {d['sot']!r} (must be a mapping of SOTLine fields)")
             merged = {f.name: getattr(line, f.name) for f in fields(line)} | d["sot"]
-            line = sot.SOTLine.from_dict(merged, f"{common['where']}.sot")
+            line = sot.SOTLine.from_dict(merged, f"{spec.where}.sot")
         return replace(spec, line=line)
 
     def _sot(self, key: str, value: float, fn, *args):

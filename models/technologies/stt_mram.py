@@ -120,11 +120,17 @@ class SttMramSpec(MemorySpec):
                    read_voltage_v=float(number(d, "read_voltage_v", where, DEFAULT_READ_VOLTAGE_V)),
                    write_pulse_ns=None if write_pulse is None else float(write_pulse),
                    read_pulse_ns=None if read_pulse is None else float(read_pulse))
+        spec = cls.complete(spec, d)
         if auto_v or auto_t:
             from models.technologies.operating_point import solve_point
 
             spec = solve_point(spec, tuple(k for k, auto in (("write_voltage_v", auto_v), ("write_pulse_ns", auto_t))
                                            if auto))
+        return spec
+
+    @classmethod
+    def complete(cls, spec: SttMramSpec, d: dict) -> SttMramSpec:
+        """A subclass's own keys added to the parsed spec, before an `auto` write point is solved."""
         return spec
 
     def worst_wer(self) -> float:
