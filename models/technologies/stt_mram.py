@@ -8,6 +8,11 @@ error rate per switching direction (Fokker-Planck by default), read disturb per 
 point, retention for a residence time. NVSim ran at 350 K, the default MTJ is at 300 K: periphery
 figures are NVSim's, cell figures the device model's at its own temperature.
 
+The device is the 1T-1MTJ cell of `models.mtj_cell`: Δ, Ic0 and R_P follow the overridden primary
+parameters (``mtj.*``), the access transistor's width follows ``cell_area_f2`` and limits the write
+current, TMR falls with bias, breakdown is refused. ``write_voltage_v`` / ``write_pulse_ns`` may be
+``auto``: solved to ``wer_target`` (`operating_point`).
+
 The read path (`read_cell_energy_pj`, `read_errors`, the sensing time) is what other MTJ-based
 technologies reuse by subclassing `SttMramSpec`.
 """
@@ -27,8 +32,9 @@ from models.technologies.mram_periphery import MramCell, mram_figures
 WER_METHODS = ("fokker_planck", "closed_form")
 MRAM_CELL_F2 = 54.0  # NVSim sample_STTRAM.cell, conservative (80 uA write current)
 
-# Operating point when the config leaves it out. 0.9 V drives 3 Ic0 (AP->P) through the default MTJ
-# plus access transistor (configs/devices/mtj_default.yaml); 10 ns is NVSim's conservative pulse;
+# Operating point when the config leaves it out (the shipped presets use `auto` instead). 0.9 V
+# saturates the default 54 F^2 cell's access transistor (80 uA: 3.2 Ic0 AP->P, 2.1 Ic0 P->AP,
+# configs/devices/mtj_default.yaml); 10 ns is NVSim's conservative pulse;
 # 0.1 V reads P cells at 0.44 Ic0(P->AP). The sensing time defaults to NVSim's at the node.
 DEFAULT_WRITE_VOLTAGE_V = 0.9
 DEFAULT_WRITE_PULSE_NS = 10.0
