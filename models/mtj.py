@@ -46,6 +46,7 @@ I_THERMAL_MAX = 0.9
 THERMAL_MIN_BARRIER = 3.0
 I_PRECESSIONAL_MIN = 1.1
 METHODS = ("fokker_planck", "closed_form")
+CELL_SECTION = "cell"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devices" / "mtj_default.yaml"
 
 # key: (lower, lower inclusive, upper, what is accepted)
@@ -165,6 +166,8 @@ def load_default(path=DEFAULT_CONFIG):
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != CELL_SECTION}  # the cell's keys: models.mtj_cell
     return MTJParams.from_dict(data, where=str(path))
 
 
@@ -313,11 +316,17 @@ def write_error_rate(params, v_write_v, pulse_ns, direction, method="fokker_plan
     (WER = exp(−t/τ_th)) for I/Ic0 <= 0.9 and Sun's form for I/Ic0 >= 1.1 and raises UserError
     between them.  The current is held at its start-state value for the whole pulse.
     """
+    i = write_current_ua(params, v_write_v, direction) / params.ic0_ua(direction)
+    return wer_at_current(params, i, pulse_ns, direction, method, v_write_v)
+
+
+def wer_at_current(params, i, pulse_ns, direction, method="fokker_planck", v_write_v=None):
+    """WER of a write in `direction` at I/Ic0 = `i` (held for the pulse); `v_write_v` only names
+    the point in the closed form's range error."""
     where = "models.mtj.write_error_rate"
     if method not in METHODS:
         raise UserError(f"{where}: method = {method!r} (must be one of {', '.join(METHODS)})")
     _check_positive("pulse_ns", pulse_ns, where)
-    i = write_current_ua(params, v_write_v, direction) / params.ic0_ua(direction)
     if method == "fokker_planck":
         return fokker_planck.wer(params.delta, i, pulse_ns, params.tau_d_ns)
     shape, (ia, ta) = _flat(i, pulse_ns)
@@ -333,7 +342,8 @@ def write_error_rate(params, v_write_v, pulse_ns, direction, method="fokker_plan
     bad = np.isnan(out)
     if bad.any():
         k = np.flatnonzero(bad)[0]
-        raise UserError(f"{where}: v_write_v = {np.broadcast_to(v_write_v, shape).ravel()[k]} gives I/Ic0 = {ia[k]:.4g} "
+        point = "" if v_write_v is None else f"v_write_v = {np.broadcast_to(v_write_v, shape).ravel()[k]} gives "
+        raise UserError(f"{where}: {point}I/Ic0 = {ia[k]:.4g} "
                         f"({direction}), outside both closed forms (thermal: <= {I_THERMAL_MAX} with barrier >= "
                         f"{THERMAL_MIN_BARRIER}; precessional: >= {I_PRECESSIONAL_MIN}); use method='fokker_planck'")
     return _shaped(out, shape)

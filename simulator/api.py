@@ -77,7 +77,19 @@ class RunResult:
             "wall_seconds": self.wall_seconds,
             "events": self.events,
             "path": str(self.path) if self.path else None,
+            "endurance": self.endurance(),
         }
+
+    def endurance(self) -> dict:
+        """Per memory: hot-spot and mean writes per cell per second, endurance, lifetime (models.endurance)."""
+        from models.endurance import run_endurance
+
+        if getattr(self.config, "memories", None) is None:  # a result rebuilt from a file without its config
+            return {}
+        return {e.memory: {"hot_writes_per_cell_per_s": e.hot_writes_per_cell_per_s,
+                           "mean_writes_per_cell_per_s": e.mean_writes_per_cell_per_s,
+                           "endurance_cycles": e.endurance_cycles, "lifetime_years": e.lifetime_years}
+                for e in run_endurance(self.config, self.traffic, self.seconds)}
 
 
 def default_out_path(workload: str) -> Path:

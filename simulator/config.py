@@ -28,6 +28,11 @@ FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "writ
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
 ENGINE_KEYS = ("write_buffer_words",)
 ORGANIZE_MODES = ("fixed", "auto")  # models.technologies.organize.ORGANIZE_MODES
+# Reliability keys of every memory (simulator/protection.py, models/ecc.py, models/endurance.py).
+PROTECTION_KEYS = ("ecc", "write_verify", "endurance_cycles")
+DEFAULT_TEMPERATURE_K = 300.0
+SWITCH_FRACTION = 0.5  # as simulator.stats: half the written bits change value
+OPERATING_POINT_KEYS = ("write_voltage_v", "write_pulse_ns", "read_voltage_v", "wer_target")
 
 
 def ns_to_cycles(ns: float, clock_ghz: float) -> int:
@@ -80,6 +85,18 @@ class MemoryConfig:
     p_write_ap2p: float = 0.0
     p_read_disturb: float = 0.0
     figures: object = None  # models.figures.ArrayFigures when the model made the figures
+    ecc: str = "none"
+    write_verify: int = 1
+    write_attempts: float = 1.0  # expected write attempts per word write (write-verify)
+    endurance_cycles: float = float("inf")
+    temperature_k: float = DEFAULT_TEMPERATURE_K
+    operating_point: dict = field(default_factory=dict)  # the write/read point the figures are at
+
+    @property
+    def code(self):
+        from models import ecc
+
+        return ecc.code_for(self.ecc, self.word_bits)
 
     @property
     def word_bytes(self) -> int:
@@ -236,7 +253,8 @@ def _write_demand(doc: dict, name: str, array: ArrayConfig, vector: VectorConfig
                                           dram.channels * dram.bandwidth_gbps / clock_ghz)
 
 
-def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cycle: float = 0.0) -> MemoryConfig:
+def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cycle: float = 0.0,
+            temperature_k: float = DEFAULT_TEMPERATURE_K) -> MemoryConfig:
     """One memory: its technology (`models.technologies`) validates its technology keys and
     gives its figures; figure keys in the YAML override the model's; ``iso_area_with`` (a memory
     description) sizes the capacity to the largest that fits that memory's area."""
@@ -248,12 +266,22 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
         where.fail(path, sec, "must be a mapping")
     sec = {k: v for k, v in sec.items() if v is not None}  # null removes a key a base config set
     tech = _choice(sec, "technology", path, where, technologies.names())
-    allowed = technologies.get(tech).accepted_keys() + ("iso_area_with", "organize") + ENGINE_KEYS + FIGURE_KEYS
+    tech_cls = technologies.get(tech)
+    allowed = (tech_cls.accepted_keys() + ("iso_area_with", "organize") + ENGINE_KEYS + FIGURE_KEYS
+               + PROTECTION_KEYS)
     for k in sec:
         if k not in allowed:
             where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}")
-    model_dict = {k: v for k, v in sec.items() if k not in FIGURE_KEYS + ENGINE_KEYS + ("iso_area_with", "organize")}
+    model_dict = {k: v for k, v in sec.items()
+                  if k not in FIGURE_KEYS + ENGINE_KEYS + PROTECTION_KEYS + ("iso_area_with", "organize")}
     organize = _choice(sec, "organize", path, where, ORGANIZE_MODES, "fixed")
+    if "mtj" in tech_cls.accepted_keys():  # one temperature drives the device (Δ ∝ 1/T) and the periphery
+        dev = model_dict.get("mtj") if isinstance(model_dict.get("mtj"), dict) else {}
+        if "temperature_k" in dev and dev["temperature_k"] != temperature_k:
+            where.fail(f"{path}.mtj.temperature_k", dev["temperature_k"],
+                       f"contradicts temperature_k = {temperature_k:g}; set the top-level temperature_k only")
+        if "mtj" not in model_dict or isinstance(model_dict["mtj"], dict):
+            model_dict["mtj"] = dict(dev, temperature_k=temperature_k)
     base_dir = Path(where.source).parent if where.source else None
     if "iso_area_with" in sec:
         ref = sec["iso_area_with"]
@@ -282,20 +310,39 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
         where.fail(f"{path}.capacity_kib", cap_kib, f"must divide into {banks} banks of whole {word_bits}-bit words")
     explicit = {k: _num(sec, k, path, where, 0.0, 1e9) for k in FIGURE_KEYS if k in sec}
     try:
-        figures = technologies.from_config(model_dict, f"{where.source}: {path}", base_dir)
+        spec = technologies.parse(model_dict, f"{where.source}: {path}", base_dir)
+        figures = spec.figures()
     except UserError as exc:
         raise UserError(where.reattribute(str(exc))) from None
     base = {k: getattr(figures, k) for k in FIGURE_KEYS}
-    base.update(explicit)
     extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",
                                               "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
                                               "p_read_disturb")}
     wbuf = _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
+    from simulator.protection import operating_point, protect
+
+    code = _choice(sec, "ecc", path, where, ecc_codes(), "none")
+    verify = _num(sec, "write_verify", path, where, 1, 64, integer=True, default=1)
+    endurance = (float(_num(sec, "endurance_cycles", path, where, 1.0, 1e30)) if "endurance_cycles" in sec
+                 else float(getattr(tech_cls, "ENDURANCE_CYCLES", math.inf)))  # SRAM: unlimited
+
+    # ECC, write-verify and temperature act on the model's figures; figure keys in the YAML are final.
+    base, extra, attempts = protect(base, extra, word_bits, code, verify, SWITCH_FRACTION, temperature_k)
+    base.update(explicit)
     for k in ("read_occupancy_ns", "write_occupancy_ns"):
         if base[k] <= 0:
             where.fail(f"{path}.{k}", base[k], "must be > 0")
     return MemoryConfig(name=name, technology=tech, capacity_bytes=capacity_bytes, banks=banks,
-                        word_bits=word_bits, write_buffer_words=wbuf, figures=figures, **base, **extra)
+                        word_bits=word_bits, write_buffer_words=wbuf, figures=figures, ecc=code, write_verify=verify,
+                        write_attempts=attempts, endurance_cycles=endurance, temperature_k=temperature_k,
+                        operating_point=operating_point(spec, OPERATING_POINT_KEYS),
+                        **base, **extra)
+
+
+def ecc_codes() -> tuple[str, ...]:
+    from models.ecc import CODES
+
+    return CODES
 
 
 def _dram(sec: dict, where: _Where) -> DramConfig:
@@ -363,7 +410,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for key, value in parsed.items():
         _apply_override(doc, key, value)
     where = _Where(str(path), {k: str(v) for k, v in parsed.items()})
-    top = ("clock_ghz", "array", "vector", "training", "memories", "placement", "accumulator", "dram", "energy")
+    top = ("clock_ghz", "array", "vector", "training", "memories", "placement", "accumulator", "dram", "energy",
+           "temperature_k")
     for k in doc:
         if k not in top:
             where.fail(k, doc[k], f"unknown key; accepted: {', '.join(top)}")
@@ -385,8 +433,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if name in schema.FIXED_HW_UNITS or name == "dram" or not str(name).isidentifier():
             where.fail(f"memories.{name}", name, "a memory name must be an identifier other than pe_array, vector, dma, dram")
     dram = _dram(doc.get("dram") or {}, where)
-    memories = {name: _memory(name, sec, where, clock, _write_demand(doc, name, array, vector, dram, clock))
-                for name, sec in mems.items()}
+    temperature = doc.get("temperature_k", DEFAULT_TEMPERATURE_K)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 200 <= temperature <= 400:
+        where.fail("temperature_k", temperature, "must be a number of kelvin in [200, 400]")
+    temperature = float(temperature)
+    memories = {name: _memory(name, sec, where, clock, _write_demand(doc, name, array, vector, dram, clock),
+                              temperature) for name, sec in mems.items()}
     pl = _section(doc, "placement", where, PLACED_CLASSES)
     targets = tuple(memories) + ("dram",)
     placement = {c: _choice(pl, c, "placement", where, targets) for c in PLACED_CLASSES}
@@ -401,7 +453,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         resolved["memories"][name].update(capacity_kib=mem.capacity_bytes // 1024, banks=mem.banks,
                                           word_bits=mem.word_bits)
         resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
-            "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb}
+            "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb,
+            "write_attempts": mem.write_attempts} | mem.operating_point
+    resolved["temperature_k"] = temperature
     resolved["dram"] = {f.name: getattr(dram, f.name) for f in fields(DramConfig)}
     resolved["energy"] = {"mac_pj": energy.mac_pj, "vector_op_pj": energy.vector_op_pj}
     return Config(clock_ghz=clock, array=array, vector=vector, training=training, memories=memories,

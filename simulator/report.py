@@ -137,6 +137,7 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
         t.add_row(cname, *cells)
     console.print(t)
     render_errors(result, console)
+    render_endurance(result, console)
     if result.path:
         console.print(f"trace: [bold]{result.path}[/] (h5py: /layers /traffic /energy /timeline /errors /memories)")
 
@@ -193,6 +194,26 @@ def render_errors(result, console: Console) -> None:
                       f"{rows['p_write_p2ap'].max():.3g}", f"{rows['p_write_ap2p'].max():.3g}",
                       f"{rows['p_read_disturb'].max():.3g}", fmt_time(res_ns * 1e-9),
                       f"{rows['p_retention'].max():.3g}", f"{expected[m].sum():.4g}")
+    console.print(t)
+
+
+def render_endurance(result, console: Console) -> None:
+    """Writes per cell per second at each memory's hot spot and the lifetime at its endurance."""
+    t = table("Write point and endurance (hot spot: every write stream from the buffer base; models/endurance.py)")
+    for col in ("memory", "write point", "raw WER (worse dir.)", "ECC", "write attempts", "hot writes/cell/s",
+                "mean writes/cell/s", "endurance", "lifetime"):
+        t.add_column(col, justify="left" if col in ("memory", "write point", "ECC") else "right")
+    for name, e in result.endurance().items():
+        mem = result.config.memories[name]
+        life = e["lifetime_years"]
+        op = mem.operating_point
+        point = (f"{op['write_voltage_v']:g} V, {op['write_pulse_ns']:g} ns"
+                 if "write_voltage_v" in op and "write_pulse_ns" in op else "-")
+        t.add_row(name, point, f"{max(mem.p_write_p2ap, mem.p_write_ap2p):.3g}", mem.ecc,
+                  f"{mem.write_attempts:.4g}", f"{e['hot_writes_per_cell_per_s']:.3g}",
+                  f"{e['mean_writes_per_cell_per_s']:.3g}",
+                  "unlimited" if e["endurance_cycles"] == float("inf") else f"{e['endurance_cycles']:.0e}",
+                  "unlimited" if life == float("inf") else f"{life:.3g} years")
     console.print(t)
 
 

@@ -61,7 +61,8 @@ TIMELINE_FIELDS = [("t_start_cycles", "i8"), ("t_end_cycles", "i8"), ("hw_unit",
                    ("bytes", "i8"), ("dram_addr", "i8"), ("stall", STALL_DT), ("is_write", "i1")]
 ERRORS_FIELDS = [("layer_id", "i4"), ("tensor_class", CLASS_DT), ("memory", NAME_DT), ("bits_written", "i8"),
                  ("bits_read", "i8"), ("switch_fraction", "f8"), ("mean_residence_ns", "f8"),
-                 ("p_write_p2ap", "f8"), ("p_write_ap2p", "f8"), ("p_read_disturb", "f8"), ("p_retention", "f8")]
+                 ("p_write_p2ap", "f8"), ("p_write_ap2p", "f8"), ("p_read_disturb", "f8"), ("p_retention", "f8"),
+                 ("p_residual", "f8")]
 
 MEMORIES_FIELDS = [("name", NAME_DT), ("technology", NAME_DT), ("capacity_kib", "i8"), ("banks", "i4"),
                    ("word_bits", "i4"), ("area_mm2", "f8"), ("leakage_mw", "f8"), ("read_energy_pj", "f8"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator import schema
+from simulator import protection, schema
 from simulator.config import Config, MemoryConfig
 
 # Random data: on average half the bits of a word differ from what the cell held before.
@@ -148,6 +148,8 @@ class Ledger:
             written, read, res_sum, res_w = self.bits[(layer_id, tclass, memname)]
             mem = self.cfg.memories[memname]
             residence = res_sum / res_w if res_w else 0.0
+            p_ret = mem.p_retention(residence)
             arr[i] = (layer_id, cc[tclass], memname, int(written), int(read), SWITCH_FRACTION, residence,
-                      mem.p_write_p2ap, mem.p_write_ap2p, mem.p_read_disturb, mem.p_retention(residence))
+                      mem.p_write_p2ap, mem.p_write_ap2p, mem.p_read_disturb, p_ret,
+                      protection.p_residual(mem, written, read, p_ret, SWITCH_FRACTION))
         return arr

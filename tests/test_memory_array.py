@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from models import mtj
+from models import mtj, mtj_cell, technologies
 from models.errors import UserError
 from models.technologies.search import capacity_step_kib
 from models.memory_array import (
@@ -131,17 +131,21 @@ MRAM = {"technology": "stt_mram", "capacity_kib": 1024, "banks": 4, "word_bits":
 
 
 def test_mram_write_follows_device_model_voltage():
-    figs = [MemoryArray.from_config(dict(MRAM, write_voltage_v=v), W) for v in (0.7, 0.8, 0.9)]
+    # A cell wide enough that its access transistor does not saturate below 0.9 V (models/mtj_cell.py).
+    wide = dict(MRAM, cell_area_f2=200.0)
+    figs = [MemoryArray.from_config(dict(wide, write_voltage_v=v), W) for v in (0.7, 0.8, 0.9)]
     per_bit = [f.write_energy_pj_per_switched_bit for f in figs]
     assert per_bit == sorted(per_bit) and len(set(per_bit)) == 3
     for direction in ("p2ap", "ap2p"):
         wer = [getattr(f, f"p_write_{direction}") for f in figs]
         assert wer == sorted(wer, reverse=True) and wer[0] > wer[-1]
-    params = mtj.load_default()
-    cell_pj = 0.5 * sum(mtj.write_energy_pj_per_bit(params, 0.8, 10.0, d) for d in ("p2ap", "ap2p"))
+    spec = technologies.parse(wide, W)
+    params, cell = spec.mtj_params, spec.cell
+    cell_pj = 0.5 * sum(mtj_cell.write_energy_pj_per_bit(params, cell, 0.8, 10.0, d) for d in ("p2ap", "ap2p"))
     bitline_pj = cmos_constants(22, "hp").mram_write_bitline_pj_per_bit
     assert figs[1].write_energy_pj_per_switched_bit == pytest.approx(cell_pj + bitline_pj)
-    assert figs[1].p_write_ap2p == pytest.approx(mtj.write_error_rate(params, 0.8, 10.0, "ap2p", "closed_form"))
+    assert figs[1].p_write_ap2p == pytest.approx(mtj_cell.write_error_rate(params, cell, 0.8, 10.0, "ap2p",
+                                                                           "closed_form"))
 
 
 def test_mram_write_follows_device_model_pulse():
@@ -156,13 +160,15 @@ def test_mram_write_follows_device_model_pulse():
 
 
 def test_mram_default_fokker_planck_errors_and_read_disturb():
-    f = MemoryArray.from_config({k: v for k, v in MRAM.items() if k != "wer_method"}, W)
-    params = mtj.load_default()
-    assert f.p_write_p2ap == pytest.approx(mtj.write_error_rate(params, 0.9, 10.0, "p2ap"))
-    assert f.p_write_ap2p == pytest.approx(mtj.write_error_rate(params, 0.9, 10.0, "ap2p"))
+    d = {k: v for k, v in MRAM.items() if k != "wer_method"}
+    f = MemoryArray.from_config(d, W)
+    spec = technologies.parse(d, W)
+    params, cell = spec.mtj_params, spec.cell
+    assert f.p_write_p2ap == pytest.approx(mtj_cell.write_error_rate(params, cell, 0.9, 10.0, "p2ap"))
+    assert f.p_write_ap2p == pytest.approx(mtj_cell.write_error_rate(params, cell, 0.9, 10.0, "ap2p"))
     assert f.p_write_p2ap != f.p_write_ap2p  # Ic0 differs per direction
     sense = cmos_constants(22, "hp").mram_sense_ns
-    assert f.p_read_disturb == pytest.approx(mtj.read_disturb_probability(params, 0.1, sense))
+    assert f.p_read_disturb == pytest.approx(mtj_cell.read_disturb_probability(params, cell, 0.1, sense))
     slower = MemoryArray.from_config(dict(MRAM, read_pulse_ns=2 * sense, wer_method="closed_form"), W)
     assert slower.p_read_disturb > f.p_read_disturb
     assert slower.read_latency_ns == pytest.approx(f.read_latency_ns + sense)
@@ -233,7 +239,7 @@ def test_more_mram_banks_cost_periphery_area():
     ({"differential_write": "yes"}, "differential_write", "true or false"),
     ({"node_nm": 45}, "node_nm", "calibrated"),
     ({"node_nm": 32, "periphery_flavor": "lstp"}, "node_nm", "calibrated"),
-    ({"write_voltage_v": 0.3}, "write_voltage_v", "outside both closed forms"),
+    ({"write_voltage_v": 0.28}, "write_voltage_v", "outside both closed forms"),
     ({"capacity_kib": 131072, "banks": 1}, "banks", "use more banks"),
 ])
 def test_validation_errors_are_one_line(change, key, accepted):

@@ -47,8 +47,9 @@ def test_engine_takes_mram_figures_from_the_device_model(tmp_path):
 
 
 def test_lower_voltage_lowers_write_energy_and_raises_wer(tmp_path):
-    hi = load_config(_mram_config(tmp_path, "hi.yaml", write_voltage_v=1.0)).memories["spm_act"]
-    lo = load_config(_mram_config(tmp_path, "lo.yaml", write_voltage_v=0.7)).memories["spm_act"]
+    # a cell wide enough that its access transistor does not saturate below 1 V (models/mtj_cell.py)
+    hi = load_config(_mram_config(tmp_path, "hi.yaml", write_voltage_v=1.0, cell_area_f2=200.0)).memories["spm_act"]
+    lo = load_config(_mram_config(tmp_path, "lo.yaml", write_voltage_v=0.7, cell_area_f2=200.0)).memories["spm_act"]
     assert lo.write_energy_pj < hi.write_energy_pj
     assert lo.p_write_ap2p > hi.p_write_ap2p and lo.p_write_p2ap > hi.p_write_p2ap
 

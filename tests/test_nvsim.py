@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from models import mtj
+from models import mtj, mtj_cell, technologies
 from models.errors import UserError
 from models.memory_array import MemoryArray
 from models.nvsim import parse_nvsim_output, read_nvsim_output
@@ -107,11 +107,12 @@ def test_from_config_takes_figures_from_file_and_errors_from_device():
     f = MemoryArray.from_config(d, WHERE, base_dir=DATA)
     raw = read_nvsim_output(FIXTURE)
     assert f.banks == 4 and f.read_energy_pj == raw.read_energy_pj and f.area_mm2 == raw.area_mm2
-    params = mtj.load_default()
+    spec = technologies.parse(d, WHERE, base_dir=DATA)
+    params, cell = spec.mtj_params, spec.cell
     # the write pulse is the one NVSim was run with (8 ns), the sensing time NVSim's 1.2 ns
-    assert f.p_write_ap2p == pytest.approx(mtj.write_error_rate(params, 0.8, 8.0, "ap2p", "closed_form"))
-    assert f.p_write_p2ap == pytest.approx(mtj.write_error_rate(params, 0.8, 8.0, "p2ap", "closed_form"))
-    assert f.p_read_disturb == pytest.approx(mtj.read_disturb_probability(params, 0.1, 1.2))
+    assert f.p_write_ap2p == pytest.approx(mtj_cell.write_error_rate(params, cell, 0.8, 8.0, "ap2p", "closed_form"))
+    assert f.p_write_p2ap == pytest.approx(mtj_cell.write_error_rate(params, cell, 0.8, 8.0, "p2ap", "closed_form"))
+    assert f.p_read_disturb == pytest.approx(mtj_cell.read_disturb_probability(params, cell, 0.1, 1.2))
     assert f.p_retention(1e9) == pytest.approx(mtj.retention_failure_probability(params, 1e9))
 
 

@@ -36,7 +36,7 @@ def write_ledger(path, workload: str, layers: list[str], wer: dict[str, float], 
         for cls, rate in wer.items():
             memory = "spm_act" if cls in ("activation", "error") else "spm_weight"
             rate = 0.0 if cls in sram else rate
-            rows.append((lid, codes[cls], memory, 1 << 16, 1 << 17, 0.5, 1e4, rate, rate, 0.0, 0.0))
+            rows.append((lid, codes[cls], memory, 1 << 16, 1 << 17, 0.5, 1e4, rate, rate, 0.0, 0.0, 0.5 * rate))
     with h5py.File(path, "w") as f:
         f.attrs["workload"] = workload
         f.attrs["schema_version"] = schema.SCHEMA_VERSION

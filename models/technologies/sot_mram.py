@@ -29,6 +29,10 @@ SOT_CELL_F2 = 2 * MRAM_CELL_F2
 # WER of 1.4e-9 in both directions (closed form), below the STT default's worse direction at half its pulse.
 DEFAULT_WRITE_VOLTAGE_V = 0.7
 DEFAULT_WRITE_PULSE_NS = 5.0
+# The SOT write current bypasses the tunnel barrier, so barrier wear-out (STT's 1e12) does not bound
+# writes; 1e15 is the projection SOT-MRAM papers commonly assume (a projection, not a measured bound;
+# imec's devices showed no write degradation over the cycles tested, Garello et al., VLSI 2018).
+ENDURANCE_CYCLES = 1e15
 
 
 @register
@@ -40,6 +44,7 @@ class SotMramSpec(SttMramSpec):
     line: sot.SOTLine | None = None
 
     NAME = "sot_mram"
+    ENDURANCE_CYCLES = ENDURANCE_CYCLES
     KEYS = SttMramSpec.KEYS + ("sot",)
     CELL_AREA_F2 = SOT_CELL_F2
     NVSIM_CELL = None
@@ -53,14 +58,17 @@ class SotMramSpec(SttMramSpec):
         return sot.load_default()[0]
 
     @classmethod
-    def parse_keys(cls, d: dict, common: dict) -> SotMramSpec:
-        spec = super().parse_keys(d, common)
+    def default_cell(cls) -> None:
+        return None  # the write goes through the line and its own transistor (models.sot), not the 1T-1MTJ cell
+
+    @classmethod
+    def complete(cls, spec: SotMramSpec, d: dict) -> SotMramSpec:
         line = sot.load_default()[1]
         if "sot" in d:
             if not isinstance(d["sot"], dict):
-                raise UserError(f"{common['where']}.sot = {d['sot']!r} (must be a mapping of SOTLine fields)")
+                raise UserError(f"{spec.where}.sot = {d['sot']!r} (must be a mapping of SOTLine fields)")
             merged = {f.name: getattr(line, f.name) for f in fields(line)} | d["sot"]
-            line = sot.SOTLine.from_dict(merged, f"{common['where']}.sot")
+            line = sot.SOTLine.from_dict(merged, f"{spec.where}.sot")
         return replace(spec, line=line)
 
     def _sot(self, key: str, value: float, fn, *args):

@@ -8,15 +8,20 @@ error rate per switching direction (Fokker-Planck by default), read disturb per 
 point, retention for a residence time. NVSim ran at 350 K, the default MTJ is at 300 K: periphery
 figures are NVSim's, cell figures the device model's at its own temperature.
 
+The device is the 1T-1MTJ cell of `models.mtj_cell`: Δ, Ic0 and R_P follow the overridden primary
+parameters (``mtj.*``), the access transistor's width follows ``cell_area_f2`` and limits the write
+current, TMR falls with bias, breakdown is refused. ``write_voltage_v`` / ``write_pulse_ns`` may be
+``auto``: solved to ``wer_target`` (`operating_point`).
+
 The read path (`read_cell_energy_pj`, `read_errors`, the sensing time) is what other MTJ-based
 technologies reuse by subclassing `SttMramSpec`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
-from models import mtj
+from models import mtj, mtj_cell
 from models.errors import UserError
 from models.figures import ArrayFigures
 from models.names import DIRECTIONS
@@ -27,12 +32,20 @@ from models.technologies.mram_periphery import MramCell, mram_figures
 WER_METHODS = ("fokker_planck", "closed_form")
 MRAM_CELL_F2 = 54.0  # NVSim sample_STTRAM.cell, conservative (80 uA write current)
 
-# Operating point when the config leaves it out. 0.9 V drives 3 Ic0 (AP->P) through the default MTJ
-# plus access transistor (configs/devices/mtj_default.yaml); 10 ns is NVSim's conservative pulse;
+# Operating point when the config leaves it out (the shipped presets use `auto` instead). 0.9 V
+# saturates the default 54 F^2 cell's access transistor (80 uA: 3.2 Ic0 AP->P, 2.1 Ic0 P->AP,
+# configs/devices/mtj_default.yaml); 10 ns is NVSim's conservative pulse;
 # 0.1 V reads P cells at 0.44 Ic0(P->AP). The sensing time defaults to NVSim's at the node.
 DEFAULT_WRITE_VOLTAGE_V = 0.9
 DEFAULT_WRITE_PULSE_NS = 10.0
 DEFAULT_READ_VOLTAGE_V = 0.1
+AUTO = "auto"
+# The worst-direction raw WER an `auto` operating point meets: 1e-9, the raw bit-error target that
+# SECDED (72,64) brings below 1e-15 per bit (models/ecc.py) for the stored word.
+DEFAULT_WER_TARGET = 1e-9
+# Write endurance (cycles per cell): barrier wear-out of pMTJ arrays; Kan et al., IEDM 2016, extrapolate
+# > 1e12 at the write bias of a 10 ns pulse. The lifetime in the report scales with it.
+ENDURANCE_CYCLES = 1e12
 
 
 @register
@@ -46,10 +59,12 @@ class SttMramSpec(MemorySpec):
     differential_write: bool = False
     mtj_params: mtj.MTJParams | None = None
     wer_method: str = "fokker_planck"
+    cell: mtj_cell.CellModel | None = None
+    wer_target: float = DEFAULT_WER_TARGET
 
     NAME = "stt_mram"
     KEYS = ("write_voltage_v", "write_pulse_ns", "read_voltage_v", "read_pulse_ns", "differential_write", "mtj",
-            "wer_method")
+            "wer_method", "wer_target")
     CELL_AREA_F2 = MRAM_CELL_F2
     NVSIM_CELL = "MRAM"
     NVSIM_PER_BIT_WRITE = True
@@ -58,9 +73,16 @@ class SttMramSpec(MemorySpec):
     DEFAULT_WRITE_VOLTAGE_V = DEFAULT_WRITE_VOLTAGE_V
     WER_METHODS = WER_METHODS  # the first is the default
 
+    ENDURANCE_CYCLES = ENDURANCE_CYCLES
+
     @classmethod
     def default_mtj(cls) -> mtj.MTJParams:
         return mtj.load_default()
+
+    @classmethod
+    def default_cell(cls) -> dict | None:
+        """The cell keys' defaults (`models.mtj_cell`), or None for a technology without that cell."""
+        return mtj_cell.load_cell_defaults()
 
     # ---- keys
 
@@ -68,11 +90,26 @@ class SttMramSpec(MemorySpec):
     def parse_keys(cls, d: dict, common: dict) -> SttMramSpec:
         where = common["where"]
         params = cls.default_mtj()
-        if "mtj" in d:
-            if not isinstance(d["mtj"], dict):
-                raise UserError(f"{where}.mtj = {d['mtj']!r} (must be a mapping of MTJParams fields)")
-            merged = {f.name: getattr(params, f.name) for f in fields(params)} | d["mtj"]
-            params = mtj.MTJParams.from_dict(merged, f"{where}.mtj")
+        overrides = d.get("mtj", {})
+        if not isinstance(overrides, dict):
+            raise UserError(f"{where}.mtj = {overrides!r} (must be a mapping of MTJParams fields)")
+        cell_values = cls.default_cell()
+        cell_over = {k: v for k, v in overrides.items() if k in mtj_cell.CELL_KEYS}
+        if cell_over and cell_values is None:
+            raise UserError(f"{where}.mtj.{next(iter(cell_over))} = {next(iter(cell_over.values()))!r} "
+                            f"({cls.NAME} has no 1T-1MTJ write cell to apply it to)")
+        if cell_values is not None and "r_access_ohm" in overrides:
+            raise UserError(f"{where}.mtj.r_access_ohm = {overrides['r_access_ohm']!r} (derived from cell_area_f2 "
+                            "and mtj.access_r_on_ohm_um; set those instead)")
+        params = mtj_cell.couple(params, {k: v for k, v in overrides.items() if k not in mtj_cell.CELL_KEYS},
+                                 f"{where}.mtj")
+        cell = None
+        if cell_values is not None:
+            cell = mtj_cell.make_cell(cell_values | cell_over, common["cell_area_f2"], common["node_nm"], where)
+            params = mtj_cell.with_cell(params, cell)
+        target = number(d, "wer_target", where, DEFAULT_WER_TARGET)
+        if not target < 0.5:
+            raise UserError(f"{where}.wer_target = {target!r} (must be a probability below 0.5)")
         method = d.get("wer_method", cls.WER_METHODS[0])
         if method not in cls.WER_METHODS:
             raise UserError(f"{where}.wer_method = {method!r} (accepted: {', '.join(cls.WER_METHODS)})")
@@ -80,12 +117,31 @@ class SttMramSpec(MemorySpec):
         if not isinstance(differential, bool):
             raise UserError(f"{where}.differential_write = {differential!r} (must be true or false)")
         read_pulse = number(d, "read_pulse_ns", where) if "read_pulse_ns" in d else None
-        write_pulse = number(d, "write_pulse_ns", where) if "write_pulse_ns" in d else None
-        return cls(**common, mtj_params=params, wer_method=method, differential_write=differential,
-                   write_voltage_v=float(number(d, "write_voltage_v", where, cls.DEFAULT_WRITE_VOLTAGE_V)),
+        auto_v, auto_t = d.get("write_voltage_v") == AUTO, d.get("write_pulse_ns") == AUTO
+        write_pulse = number(d, "write_pulse_ns", where) if "write_pulse_ns" in d and not auto_t else None
+        voltage = cls.DEFAULT_WRITE_VOLTAGE_V if auto_v else number(d, "write_voltage_v", where,
+                                                                    cls.DEFAULT_WRITE_VOLTAGE_V)
+        spec = cls(**common, mtj_params=params, wer_method=method, differential_write=differential, cell=cell,
+                   wer_target=float(target), write_voltage_v=float(voltage),
                    read_voltage_v=float(number(d, "read_voltage_v", where, DEFAULT_READ_VOLTAGE_V)),
                    write_pulse_ns=None if write_pulse is None else float(write_pulse),
                    read_pulse_ns=None if read_pulse is None else float(read_pulse))
+        spec = cls.complete(spec, d)
+        if auto_v or auto_t:
+            from models.technologies.operating_point import solve_point
+
+            spec = solve_point(spec, tuple(k for k, auto in (("write_voltage_v", auto_v), ("write_pulse_ns", auto_t))
+                                           if auto))
+        return spec
+
+    @classmethod
+    def complete(cls, spec: SttMramSpec, d: dict) -> SttMramSpec:
+        """A subclass's own keys added to the parsed spec, before an `auto` write point is solved."""
+        return spec
+
+    def worst_wer(self) -> float:
+        e = self.write_errors(self.pulse_ns())
+        return max(e["p_write_p2ap"], e["p_write_ap2p"])
 
     # ---- device model
 
@@ -104,15 +160,22 @@ class SttMramSpec(MemorySpec):
         except UserError as exc:
             raise UserError(f"{self.where}.{key} = {value!r} ({exc})") from None
 
+    def _dev(self, name: str):
+        """The device function ``name``: through the cell model when there is one, else the bare MTJ."""
+        if self.cell is None:
+            return getattr(mtj, name)
+        fn = getattr(mtj_cell, name)
+        return lambda params, *args: fn(params, self.cell, *args)
+
     def read_cell_energy_pj(self, sense_ns: float) -> float:
         """2 V_read I_read t_sense per sensed bit (cell plus reference cell, NVSim's convention)."""
-        return 2.0 * self._device("read_voltage_v", self.read_voltage_v, mtj.read_energy_pj_per_bit,
+        return 2.0 * self._device("read_voltage_v", self.read_voltage_v, self._dev("read_energy_pj_per_bit"),
                                   self.read_voltage_v, sense_ns)
 
     def write_cell_energy_pj(self, pulse_ns: float) -> float:
         """V I t per switching bit through the MTJ, mean of both directions."""
         v = self.write_voltage_v
-        return 0.5 * sum(self._device("write_voltage_v", v, mtj.write_energy_pj_per_bit, v, pulse_ns, d)
+        return 0.5 * sum(self._device("write_voltage_v", v, self._dev("write_energy_pj_per_bit"), v, pulse_ns, d)
                          for d in DIRECTIONS)
 
     def mram_cell(self) -> MramCell:
@@ -124,12 +187,12 @@ class SttMramSpec(MemorySpec):
 
     def write_errors(self, pulse_ns: float) -> dict:
         v, method = self.write_voltage_v, self.wer_method
-        wer = {d: self._device("write_voltage_v", v, mtj.write_error_rate, v, pulse_ns, d, method)
+        wer = {d: self._device("write_voltage_v", v, self._dev("write_error_rate"), v, pulse_ns, d, method)
                for d in DIRECTIONS}
         return dict(p_write_p2ap=wer["p2ap"], p_write_ap2p=wer["ap2p"])
 
     def read_errors(self, sense_ns: float) -> dict:
-        p_rd = self._device("read_voltage_v", self.read_voltage_v, mtj.read_disturb_probability,
+        p_rd = self._device("read_voltage_v", self.read_voltage_v, self._dev("read_disturb_probability"),
                             self.read_voltage_v, sense_ns)
         return dict(p_read_disturb=p_rd, mtj_params=self.mtj_params)
 
@@ -177,7 +240,7 @@ class SttMramSpec(MemorySpec):
                 f"retention failure per bit in 1 s {mtj.retention_failure_probability(p, 1e9):.3g}")
 
     def sweep_currents_ua(self, v: float) -> dict:
-        return {d: mtj.write_current_ua(self.mtj_params, v, d) for d in DIRECTIONS}
+        return {d: self._dev("write_current_ua")(self.mtj_params, v, d) for d in DIRECTIONS}
 
     def sweep_mc(self, currents: dict, figs: ArrayFigures, pulse: float, mc: int, seed: int) -> str:
         from models import llg
