@@ -28,7 +28,9 @@ DEFAULT_DIGITS_FOLDS = 5
 # optional /errors columns the replay reads when a run has them (not yet in simulator/schema.py):
 # ``field`` (sign, exponent, mantissa, all: rows per field of per-field write pulses) and
 # ``p_residual`` (probability a stored bit reads back wrong after ECC and write-verify)
+# Read when present: per-field rows, and p_residual (absent from files written before ECC was modelled).
 OPTIONAL_ERRORS_FIELDS = ("field", "p_residual")
+REQUIRED_ERRORS_FIELDS = tuple(c for c, _ in schema.ERRORS_FIELDS if c not in OPTIONAL_ERRORS_FIELDS)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -91,7 +93,7 @@ def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
         config = _run_config(path, f.attrs.get("config_yaml"))
         layers = f["layers"][()]
         errors = f["errors"][()]
-        missing = [c for c, _ in schema.ERRORS_FIELDS if c not in (errors.dtype.names or ())]
+        missing = [c for c in REQUIRED_ERRORS_FIELDS if c not in (errors.dtype.names or ())]
         if missing:
             raise UserError(f"{path}: /errors has no field {missing[0]!r}")
         codes = h5py.check_enum_dtype(f["errors"].dtype["tensor_class"])
@@ -105,7 +107,7 @@ def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
         layer_id = int(row["layer_id"])
         if layer_id not in names:
             raise UserError(f"{path}: /errors row {i} has layer_id {layer_id}, which /layers does not name")
-        rec = {c: row[c].item() for c, _ in schema.ERRORS_FIELDS if c not in ("tensor_class", "memory")}
+        rec = {c: row[c].item() for c in REQUIRED_ERRORS_FIELDS if c not in ("tensor_class", "memory")}
         rec["layer"] = names[layer_id]
         rec["tensor_class"] = class_of.get(int(row["tensor_class"]), str(row["tensor_class"]))
         rec["memory"] = _decode(row["memory"])

@@ -39,7 +39,8 @@ def write_field_ledger(path, workload: str, rows: list[tuple], *, residual: bool
     table["layer_id"] = np.arange(len(layers))
     field_dt = (h5py.enum_dtype({f: i for i, f in enumerate(formats.LEDGER_FIELDS)}, basetype="i1") if field_enum
                 else schema.NAME_DT)
-    dtype = schema.ERRORS_FIELDS + [("field", field_dt)] + ([("p_residual", "f8")] if residual else [])
+    older = [f for f in schema.ERRORS_FIELDS if f[0] != "p_residual"]  # as files before ECC was modelled
+    dtype = older + [("field", field_dt)] + ([("p_residual", "f8")] if residual else [])
     codes = schema.enum_codes(schema.TENSOR_CLASSES)
     out = np.zeros(len(rows), dtype=dtype)
     for i, (layer, cls, field, bits, p_write, p_res) in enumerate(rows):

@@ -199,6 +199,7 @@ def test_cli_runs_a_study_file(tmp_path):
 def test_energy_claim_needs_an_sram_baseline(tmp_path):
     # A write-point grid baselined on its nominal MRAM point measures no SRAM-vs-MRAM energy claim.
     path = _write(tmp_path, {"base": "mram_iso_capacity", "workload": "tiny_mlp",
+                             "set": {"memories.spm_act.write_voltage_v": 0.9},
                              "axes": {"memories.spm_act.write_pulse_ns": [5, 10]},
                              "baseline": {"name": "nominal", "where": {"memories.spm_act.write_pulse_ns": 10}},
                              "claims": "paper"})
