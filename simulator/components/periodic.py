@@ -57,7 +57,10 @@ def signature(env, i: int, containers, ready: dict, spms, dram) -> tuple | None:
 
 def tile_ids(tiles) -> np.ndarray:
     """One integer per tile, equal for tiles the engine times identically (their DRAM addresses
-    may differ): what the tile computes, what it reads and writes where, and what it moves."""
+    may differ): what the tile computes, what it reads and writes where, and what it moves. A lazy
+    tile sequence (`simulator.emission`) computes them from its loop structure."""
+    if hasattr(tiles, "ids"):
+        return tiles.ids()
     ids: dict = {}
     out = np.empty(len(tiles), dtype=np.int64)
     for n, t in enumerate(tiles):
