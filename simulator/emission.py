@@ -249,6 +249,7 @@ class VectorChunks(_LazyTiles):
         # which operand each load and writeback is, in the order a chunk lists them
         self.load_ops = [o for o, _, s in self.reads if s] + [o for o, _, s in self.writes if s and o.accumulate]
         self.wb_ops = [o for o, _, s in self.writes if s]
+        self._bodies: dict[tuple, tuple] = {}
 
     def __len__(self) -> int:
         return self.chunks
@@ -256,27 +257,40 @@ class VectorChunks(_LazyTiles):
     def _build(self, c: int) -> Tile:
         chunks = self.chunks
         xfer = self.layout.transfer
+        # a tensor's share of a chunk: box_bytes over (chunks,), exactly
+        parts = tuple(o.nbytes * (c + 1) // chunks - o.nbytes * c // chunks for o, _, _ in self.reads + self.writes)
+        cyc = ceil_div(self.total_cycles * (c + 1), chunks) - ceil_div(self.total_cycles * c, chunks)
+        body = self._bodies.get((parts, cyc))
+        if body is None:
+            body = self._bodies[(parts, cyc)] = self._body(parts, cyc)
+        reads, writes, per_memory = body
         loads, wbs = [], []
-        reads: dict[tuple[str, str], int] = defaultdict(int)
-        writes: dict[tuple[str, str], int] = defaultdict(int)
-        for o, mem, streamed in self.reads:
-            part = box_bytes(o.nbytes, (chunks,), (c,), (c + 1,))
+        n_reads = len(self.reads)
+        for (o, mem, streamed), part in zip(self.reads, parts):
             if streamed:
                 loads.append(xfer(o, mem, part, False, c, chunks))
-            if mem != DIRECT:
-                reads[(mem, o.tclass)] += part
-        for o, mem, streamed in self.writes:
-            part = box_bytes(o.nbytes, (chunks,), (c,), (c + 1,))
+        for (o, mem, streamed), part in zip(self.writes, parts[n_reads:]):
             if streamed:
                 if o.accumulate:
                     loads.append(xfer(o, mem, part, False, c, chunks))
                 wbs.append(xfer(o, mem, part, True, c, chunks))
+        return Tile.shared(loads, wbs, reads, writes, cyc, cyc, per_memory)
+
+    def _body(self, parts: tuple[int, ...], cyc: int) -> tuple:
+        """(reads, writes, per_memory) of a chunk whose tensors' shares are ``parts``."""
+        reads: dict[tuple[str, str], int] = defaultdict(int)
+        writes: dict[tuple[str, str], int] = defaultdict(int)
+        n_reads = len(self.reads)
+        for (o, mem, _), part in zip(self.reads, parts):
+            if mem != DIRECT:
+                reads[(mem, o.tclass)] += part
+        for (o, mem, _), part in zip(self.writes, parts[n_reads:]):
             if mem != DIRECT:
                 if o.accumulate:
                     reads[(mem, o.tclass)] += part
                 writes[(mem, o.tclass)] += part
-        cyc = ceil_div(self.total_cycles * (c + 1), chunks) - ceil_div(self.total_cycles * c, chunks)
-        return Tile(loads, wbs, dict(reads), dict(writes), cyc, cyc)
+        reads, writes = dict(reads), dict(writes)
+        return reads, writes, Tile.memory_totals(reads, writes)
 
     def ids(self) -> np.ndarray:
         c = np.arange(self.chunks, dtype=np.int64)

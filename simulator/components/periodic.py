@@ -83,6 +83,9 @@ def periods_ahead(ids: np.ndarray, phys: int, period: int, runs: dict) -> int:
     start, end = runs.get(period, (0, 0))  # tiles start .. end - 1 repeat at this period, tile end does not
     if not start <= j <= end:
         start = end = j
+        if ids[j] != ids[j - period]:  # the usual miss, decided without scanning
+            runs[period] = (start, end)
+            return 0
         while end < limit:  # in windows: a mismatch is usually near
             stop = min(limit, end + SCAN_TILES)
             differ = np.flatnonzero(ids[end:stop] != ids[end - period:stop - period])
