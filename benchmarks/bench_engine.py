@@ -1,7 +1,8 @@
 """Speed and memory of the engine: batch scaling of a ResNet-18 training step, and every built-in network.
 
 Run by hand: ``python benchmarks/bench_engine.py [--config F] [--repeat 1] [--only scaling|workloads|startup]
-[--no-fast-forward]``. Each scenario runs in a fresh process, so its peak memory (max RSS) is its own.
+[--no-fast-forward] [--against DIR]``; ``--against DIR`` also runs every scenario with the checkout in DIR
+(e.g. ``git worktree add /tmp/before main``) and prints its CPU seconds and peak memory alongside. Each scenario runs in a fresh process, so its peak memory (max RSS) is its own.
 Times are CPU seconds of the run (user + system, HDF5 writing included), not wall time: the machine is
 shared, and CPU time is what another process cannot inflate much. With ``--repeat`` > 1 the best repeat
 is reported.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -44,15 +46,17 @@ def _child(workload: str, config: str | None, batch: int, phases: str, fast_forw
                       "timeline_rows": res.timeline_rows, "peak_rss_mib": peak_mib}))
 
 
-def _measure(workload: str, batch: int, args) -> dict:
+def _measure(workload: str, batch: int, args, repo: Path = REPO) -> dict:
     best = None
+    env = {**os.environ, "PYTHONPATH": str(repo)}
     for _ in range(args.repeat):
-        cmd = [sys.executable, __file__, "--workload", workload, "--batch", str(batch), "--child", TRAINING]
+        cmd = [sys.executable, str(repo / "benchmarks" / "bench_engine.py"), "--workload", workload, "--batch",
+               str(batch), "--child", TRAINING]
         if args.config:
             cmd += ["--config", args.config]
         if args.no_fast_forward:
             cmd.append("--no-fast-forward")
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=repo, env=env).stdout
         r = json.loads(out.strip().splitlines()[-1])
         if best is None or r["cpu_s"] < best["cpu_s"]:
             best = r
@@ -62,9 +66,19 @@ def _measure(workload: str, batch: int, args) -> dict:
 HEADER = f"{'workload':<14} {'batch':>5} {'CPU s':>7} {'peak MiB':>9} {'events':>9} {'tiles':>9} {'timeline rows':>14}"
 
 
-def _line(workload: str, batch: int, r: dict) -> str:
-    return (f"{workload:<14} {batch:5d} {r['cpu_s']:7.2f} {r['peak_rss_mib']:9.0f} {r['events']:9,} {r['tiles']:9,} "
+AGAINST = f" {'before CPU s':>12} {'before MiB':>10}"
+
+
+def _line(workload: str, batch: int, r: dict, before: dict | None = None) -> str:
+    line = (f"{workload:<14} {batch:5d} {r['cpu_s']:7.2f} {r['peak_rss_mib']:9.0f} {r['events']:9,} {r['tiles']:9,} "
             f"{r['timeline_rows']:14,}")
+    if before is not None:
+        line += f" {before['cpu_s']:12.2f} {before['peak_rss_mib']:10.0f}"
+    return line
+
+
+def _both(workload: str, batch: int, args) -> tuple[dict, dict | None]:
+    return _measure(workload, batch, args), _measure(workload, batch, args, Path(args.against)) if args.against else None
 
 
 def _startup() -> None:
@@ -86,6 +100,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", choices=["scaling", "workloads", "startup"])
     ap.add_argument("--no-fast-forward", action="store_true", help="measure the event-per-tile engine")
+    ap.add_argument("--against", help="also measure the checkout in this folder (the 'before' columns)")
     ap.add_argument("--workload", default="resnet18", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -96,22 +111,22 @@ def main() -> int:
     engine = "event-per-tile engine" if args.no_fast_forward else "fast-forward engine"
     if args.only in (None, "scaling"):
         print(f"Batch scaling, training step ({engine}, CPU seconds):")
-        print(HEADER)
-        base = None
+        print(HEADER + (AGAINST if args.against else ""))
         for workload, batch in SCALING:
-            r = _measure(workload, batch, args)
-            base = r["cpu_s"] if batch == 32 else base
-            print(_line(workload, batch, r), flush=True)
+            r, before = _both(workload, batch, args)
+            print(_line(workload, batch, r, before), flush=True)
         print()
     if args.only in (None, "workloads"):
         print(f"Built-in networks, training step at batch 32 ({engine}, CPU seconds):")
-        print(HEADER)
-        total = 0.0
+        print(HEADER + (AGAINST if args.against else ""))
+        total = total_before = 0.0
         for workload in WORKLOADS:
-            r = _measure(workload, 32, args)
+            r, before = _both(workload, 32, args)
             total += r["cpu_s"]
-            print(_line(workload, 32, r), flush=True)
-        print(f"{'total':<14} {'':>5} {total:7.2f}")
+            total_before += before["cpu_s"] if before else 0.0
+            print(_line(workload, 32, r, before), flush=True)
+        print(f"{'total':<14} {'':>5} {total:7.2f}" + (f" {'':>9} {'':>9} {'':>9} {'':>14} {total_before:12.2f}"
+                                                      if args.against else ""))
         print()
     if args.only in (None, "startup"):
         _startup()

@@ -3,6 +3,8 @@ addresses its share of the region; `box_bytes` splits a tensor's bytes exactly o
 
 from __future__ import annotations
 
+import numpy as np
+
 from simulator.mapping import ceil_div
 from simulator.plan import Transfer
 from workloads.phases import Operand
@@ -55,3 +57,37 @@ def box_bytes(nbytes: int, dims: tuple[int, ...], lo: tuple[int, ...], hi: tuple
                 sign = -sign
         acc += sign * (nbytes * vol // total)
     return acc
+
+
+def offsets_np(nbytes: int, idx: np.ndarray, n: int) -> np.ndarray:
+    """`DramLayout.transfer`'s address offsets of tiles ``idx`` of ``n``, vectorised."""
+    return (nbytes * np.asarray(idx, dtype=np.int64) // max(n, 1)) // 64 * 64
+
+
+def box_bytes_np(nbytes: int, dims: tuple[int, ...], lo: tuple, hi: tuple) -> np.ndarray:
+    """`box_bytes` of many boxes at once (``lo``, ``hi``: one array per dimension), exact: with
+    nbytes = q * total + r, each floored term is q * vol + (r * vol) // total, and r * vol fits
+    int64 while total < 2**31 (else Python integers are used)."""
+    total = 1
+    for d in dims:
+        total *= d
+    q, r = divmod(nbytes, total)
+    kind = np.int64 if total < 1 << 31 else object
+    lo = [np.asarray(x, dtype=np.int64).astype(kind) for x in lo]
+    hi = [np.asarray(x, dtype=np.int64).astype(kind) for x in hi]
+    vol = 1
+    for a, b in zip(lo, hi):
+        vol = vol * (b - a)
+    acc = q * vol
+    if r:
+        n = len(dims)
+        for corner in range(1 << n):
+            v, sign = 1, 1
+            for j in range(n):
+                if corner >> j & 1:
+                    v = v * hi[j]
+                else:
+                    v = v * lo[j]
+                    sign = -sign
+            acc = acc + sign * (r * v // total)
+    return np.asarray(acc).astype(np.int64)

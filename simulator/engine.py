@@ -64,6 +64,7 @@ class _OpState:
     history: dict = field(default_factory=dict)
     runs: dict = field(default_factory=dict)
     ids: object = None  # tile_ids of the op's tiles, computed when first needed
+    id_list: list = field(default_factory=list)
 
     def tile(self, j: int):
         return self.plan.tiles[j + self.shift]
@@ -319,12 +320,13 @@ class Engine:
             seen = st.history[key] = []
         if st.ids is None:
             st.ids = tile_ids(st.plan.tiles)
-        ids, q = st.ids, snap.tile + 1
+            st.id_list = st.ids.tolist()  # for scalar checks, much cheaper than numpy's
+        ids, id_list, q = st.ids, st.id_list, snap.tile + 1
         for prev in reversed(seen):
             if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:
                 continue
             period = snap.tile - prev.tile
-            if q < len(ids) and ids[q] != ids[q - period]:
+            if q < len(id_list) and id_list[q] != id_list[q - period]:
                 continue
             k = periods_ahead(ids, snap.tile, period, st.runs)
             if k > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workloads.phases import Op
@@ -35,16 +36,29 @@ class Tile:
     per_memory: tuple[tuple[str, int, int], ...] = field(init=False, default=())
 
     def __post_init__(self):
-        names = sorted({k[0] for k in self.spm_reads} | {k[0] for k in self.spm_writes})
-        self.per_memory = tuple((n, sum(v for k, v in self.spm_reads.items() if k[0] == n),
-                                 sum(v for k, v in self.spm_writes.items() if k[0] == n)) for n in names)
+        self.per_memory = self.memory_totals(self.spm_reads, self.spm_writes)
+
+    @staticmethod
+    def memory_totals(reads: dict, writes: dict) -> tuple[tuple[str, int, int], ...]:
+        names = sorted({k[0] for k in reads} | {k[0] for k in writes})
+        return tuple((n, sum(v for k, v in reads.items() if k[0] == n),
+                      sum(v for k, v in writes.items() if k[0] == n)) for n in names)
+
+    @classmethod
+    def shared(cls, loads, writebacks, reads, writes, ideal_cycles, stream_cycles, per_memory) -> "Tile":
+        """A tile whose byte dicts and totals are shared with equal tiles (nobody mutates them)."""
+        t = cls.__new__(cls)
+        t.loads, t.writebacks, t.spm_reads, t.spm_writes = loads, writebacks, reads, writes
+        t.ideal_cycles, t.stream_cycles, t.per_memory = ideal_cycles, stream_cycles, per_memory
+        return t
 
 
 @dataclass
 class OpPlan:
     op: Op
     pre: list[Transfer] = field(default_factory=list)
-    tiles: list[Tile] = field(default_factory=list)
+    # a list, or a lazy sequence (`emission.GemmTiles`, `VectorChunks`) that also gives ids/addresses
+    tiles: Sequence[Tile] = field(default_factory=list)
     resident: dict[str, bool] = field(default_factory=dict)
 
 

@@ -57,7 +57,10 @@ def signature(env, i: int, containers, ready: dict, spms, dram) -> tuple | None:
 
 def tile_ids(tiles) -> np.ndarray:
     """One integer per tile, equal for tiles the engine times identically (their DRAM addresses
-    may differ): what the tile computes, what it reads and writes where, and what it moves."""
+    may differ): what the tile computes, what it reads and writes where, and what it moves. A lazy
+    tile sequence (`simulator.emission`) computes them from its loop structure."""
+    if hasattr(tiles, "ids"):
+        return tiles.ids()
     ids: dict = {}
     out = np.empty(len(tiles), dtype=np.int64)
     for n, t in enumerate(tiles):
@@ -80,6 +83,9 @@ def periods_ahead(ids: np.ndarray, phys: int, period: int, runs: dict) -> int:
     start, end = runs.get(period, (0, 0))  # tiles start .. end - 1 repeat at this period, tile end does not
     if not start <= j <= end:
         start = end = j
+        if ids[j] != ids[j - period]:  # the usual miss, decided without scanning
+            runs[period] = (start, end)
+            return 0
         while end < limit:  # in windows: a mismatch is usually near
             stop = min(limit, end + SCAN_TILES)
             differ = np.flatnonzero(ids[end:stop] != ids[end - period:stop - period])

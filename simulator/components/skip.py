@@ -78,9 +78,7 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
             out["t_end_cycles"] += shift
             addr = out["dram_addr"]
             for a, b, tile, kind, x in refs:
-                vals = np.fromiter(((tiles[tile + m * period].loads if kind == 0 else
-                                     tiles[tile + m * period].writebacks)[x].dram_addr for m in ms.tolist()),
-                                   dtype=np.int64, count=len(ms))
+                vals = _addresses(tiles, tile, kind, x, tile + ms * period)
                 for r in range(a - prev.mark, b - prev.mark):
                     addr[r::n] = vals
             engine.tracer.extend(out)
@@ -92,3 +90,12 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
             engine._refs.clear()
             engine.template_floor = engine.tracer.mark()
     engine.offset += k * delta
+
+
+def _addresses(tiles, tile: int, kind: int, x: int, phys: np.ndarray) -> np.ndarray:
+    """DRAM address of transfer x (kind 0: load, 1: writeback) of the tiles ``phys``, which equal
+    ``tile`` but for their addresses: from the loop structure if the tiles are lazy."""
+    if hasattr(tiles, "addresses"):
+        return tiles.addresses(tile, kind, x, phys)
+    return np.fromiter(((tiles[p].loads if kind == 0 else tiles[p].writebacks)[x].dram_addr for p in phys.tolist()),
+                       dtype=np.int64, count=len(phys))
