@@ -97,7 +97,9 @@ class MemorySpec(ABC):
         return figures
 
     def device_sweep(self, voltages_v: list[float], pulses_ns: list[float], mc: int, seed: int) -> DeviceSweep:
-        raise NotImplementedError
+        """Optional: a technology with operating points overrides this (`has_device_sweep` tells)."""
+        raise UserError(f"{self.where}: technology {self.technology} has no device sweep "
+                        f"(technologies with one: {', '.join(n for n in names() if get(n).has_device_sweep())})")
 
     @classmethod
     def has_device_sweep(cls) -> bool:
