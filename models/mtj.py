@@ -30,11 +30,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-import yaml
 from numba import njit
 
 from models import fokker_planck
 from models.errors import UserError
+from models.yamlio import load_yaml_file
 from models.names import DIRECTIONS
 
 K_B = 1.380649e-23
@@ -160,12 +160,7 @@ def _validate(values, where):
 def load_default(path=DEFAULT_CONFIG):
     """MTJParams from configs/devices/mtj_default.yaml (or another YAML file of the same shape)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml_file(path, "MTJ parameters")
     if isinstance(data, dict):
         data = {k: v for k, v in data.items() if k != CELL_SECTION}  # the cell's keys: models.mtj_cell
     return MTJParams.from_dict(data, where=str(path))

@@ -36,10 +36,10 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import yaml
 
 from models import fokker_planck, mtj
 from models.errors import UserError
+from models.yamlio import load_yaml_file
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devices" / "sot_default.yaml"
 METHODS = ("closed_form", "fokker_planck")
@@ -107,10 +107,7 @@ class SOTLine:
 def load_default(path=DEFAULT_CONFIG) -> tuple[mtj.MTJParams, SOTLine]:
     """(free layer and read path, write line) from configs/devices/sot_default.yaml."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
+    data = load_yaml_file(path, "SOT-MRAM parameters")
     if not isinstance(data, dict) or set(data) != {"mtj", "line"}:
         raise UserError(f"{path}: expected the two sections mtj and line")
     return mtj.MTJParams.from_dict(data["mtj"], f"{path}: mtj"), SOTLine.from_dict(data["line"], f"{path}: line")

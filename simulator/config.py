@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.yamlio import load_yaml_file, parse_yaml
 from workloads import optimizers
 from simulator import mapping, schema
 
@@ -160,7 +161,7 @@ class _Where:
 
     def fail(self, key: str, value, accepted: str):
         origin = f"--set {key}" if key in self.overrides else self.source
-        raise UserError(f"{origin}: {key} = {value!r} ({accepted})")
+        raise UserError(f"{origin}: {key} = {shown(repr(value))} ({accepted})")
 
 
 def _parse_override(item: str) -> tuple[str, object]:
@@ -170,9 +171,11 @@ def _parse_override(item: str) -> tuple[str, object]:
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
         raise UserError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. memories.spm_act.banks=32")
+    if not text.strip():
+        raise UserError(f"--set {item!r}: empty value (give a value, or null to remove the key)")
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = parse_yaml(text, f"--set {key}")
+    except UserError:
         value = text
     return key, value
 
@@ -367,14 +370,7 @@ def _energy(sec: dict, where: _Where, precision: str) -> EnergyConfig:
 
 
 def read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read config ({exc.strerror})") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: not valid YAML ({' '.join(str(exc).split())[:160]})") from None
+    doc = load_yaml_file(path, "config")
     if not isinstance(doc, dict):
         raise UserError(f"{path}: a config must be a YAML mapping")
     return doc

@@ -151,3 +151,18 @@ def test_fuzzed_yaml_bytes_parse_or_give_one_line(tmp_path_factory, data):
     except UserError as exc:
         assert "\n" not in str(exc) and str(exc).startswith(str(path))
     assert os.path.exists(path)
+
+
+def test_set_values_are_yaml12_and_never_silently_empty():
+    from simulator.config import load_config
+    cfg = load_config(None, ["dram.bandwidth_gbps=1.6e1"])
+    assert cfg.dram.bandwidth_gbps == 16.0
+    with pytest.raises(UserError, match=r"--set 'training.batch=': empty value"):
+        load_config(None, ["training.batch="])
+
+
+def test_config_errors_show_values_cut_short():
+    from simulator.config import load_config
+    with pytest.raises(UserError) as info:
+        load_config(None, ["training.optimizer=" + "x" * 5000])
+    assert len(str(info.value)) < 300 and "..." in str(info.value)
