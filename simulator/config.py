@@ -27,7 +27,7 @@ DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 PLACED_CLASSES = schema.PLACED_CLASSES
 FIGURE_KEYS = ("read_latency_ns", "read_occupancy_ns", "write_latency_ns", "write_occupancy_ns",
                "read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
-ENGINE_KEYS = ("write_buffer_words",)
+ENGINE_KEYS = ("write_buffer_words", "power_gating")
 ORGANIZE_MODES = ("fixed", "auto")  # models.technologies.organize.ORGANIZE_MODES
 # Reliability keys of every memory (simulator/protection.py, models/ecc.py, models/endurance.py).
 PROTECTION_KEYS = ("ecc", "write_verify", "endurance_cycles")
@@ -92,6 +92,9 @@ class MemoryConfig:
     endurance_cycles: float = float("inf")
     temperature_k: float = DEFAULT_TEMPERATURE_K
     operating_point: dict = field(default_factory=dict)  # the write/read point the figures are at
+    power_gating: bool = False  # idle banks' periphery gated (simulator/power_gating.py)
+    wake_latency_ns: float = 0.0  # the technology's wake-up (models/technologies/gating.py)
+    wake_energy_pj: float = 0.0
 
     @property
     def code(self):
@@ -335,11 +338,33 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     for k in ("read_occupancy_ns", "write_occupancy_ns"):
         if base[k] <= 0:
             where.fail(f"{path}.{k}", base[k], "must be > 0")
+    gating = _power_gating(sec, path, where, tech_cls, spec, figures, banks, base)
     return MemoryConfig(name=name, technology=tech, capacity_bytes=capacity_bytes, banks=banks,
                         word_bits=word_bits, write_buffer_words=wbuf, figures=figures, ecc=code, write_verify=verify,
                         write_attempts=attempts, endurance_cycles=endurance, temperature_k=temperature_k,
                         operating_point=operating_point(spec, OPERATING_POINT_KEYS),
-                        **base, **extra)
+                        **gating, **base, **extra)
+
+
+def _power_gating(sec: dict, path: str, where: _Where, tech_cls, spec, figures, banks: int, base: dict) -> dict:
+    """``power_gating``: refused for a technology that loses its data gated; else the wake-up its
+    technology's circuit model gives for the memory as simulated (`models.technologies.gating`)."""
+    from models.technologies import names, get
+    from models.technologies.gating import peak_power_mw
+
+    gating = sec.get("power_gating", False)
+    if not isinstance(gating, bool):
+        where.fail(f"{path}.power_gating", gating, "accepted: true, false")
+    if not gating:
+        return {}
+    if not tech_cls.RETAINS_DATA_GATED:
+        may = ", ".join(n for n in names() if get(n).RETAINS_DATA_GATED)
+        where.fail(f"{path}.power_gating", gating, f"{tech_cls.NAME} is volatile: gating its periphery loses the "
+                   f"data; accepted: false (technologies that may be gated: {may})")
+    peak = peak_power_mw(banks, base["read_energy_pj"], base["read_occupancy_ns"], base["write_energy_pj"],
+                         base["write_occupancy_ns"])
+    wake = spec.wake_up(figures, base["area_mm2"], peak)
+    return dict(power_gating=True, wake_latency_ns=wake.latency_ns, wake_energy_pj=wake.energy_pj)
 
 
 def ecc_codes() -> tuple[str, ...]:
@@ -450,7 +475,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
                                           word_bits=mem.word_bits)
         resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
             "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb,
-            "write_attempts": mem.write_attempts} | mem.operating_point
+            "write_attempts": mem.write_attempts} | mem.operating_point | (
+            {"wake_latency_ns": mem.wake_latency_ns, "wake_energy_pj": mem.wake_energy_pj} if mem.power_gating else {})
     resolved["temperature_k"] = temperature
     resolved["dram"] = {f.name: getattr(dram, f.name) for f in fields(DramConfig)}
     resolved["energy"] = {"mac_pj": energy.mac_pj, "vector_op_pj": energy.vector_op_pj}

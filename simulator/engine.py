@@ -37,6 +37,7 @@ from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
 from simulator.placement import DIRECT, OpPlan, Plan, Transfer
+from simulator.power_gating import PowerGating
 from simulator.stats import Ledger, OpRow
 from simulator.timeline import NullTracer
 
@@ -96,6 +97,7 @@ class Engine:
         self._refs: list[tuple[int, int, int, int, int]] = []  # timeline rows [a, b) of tile transfer (tile, kind, k)
         self._ref: tuple[int, int, int] | None = None
         self.template_floor = 0  # a period's rows must start at or after this timeline row
+        self.gating = PowerGating(self, ideal_memory)
 
     def now(self) -> int:
         return int(self.env.now) + self.offset
@@ -103,6 +105,7 @@ class Engine:
     def run(self) -> int:
         self.env.process(self._step())
         self.env.run()
+        self.gating.finish(self.ledger)
         return self.now()
 
     def _slice(self, t_start, t_end, *args, **kwargs) -> None:
@@ -120,6 +123,7 @@ class Engine:
             last = self.plan.ops[-1].op
             row = self.ledger.row(last.layer, last.layer_id, last.op, last.phase)
             t0 = int(self.env.now)
+            self.gating.begin_op(row, self.now())
             done = t0
             for x in self.plan.post:
                 done = max(done, self._move(x, t0, row, slot=0)[0])
@@ -197,6 +201,7 @@ class Engine:
         row = self.ledger.row(op.layer, op.layer_id, op.op, op.phase)
         self.ledger.compute_energy(row, op.macs, op.vector_elem_ops)
         t_op = self.now()
+        self.gating.begin_op(row, t_op)
         st = _OpState(p, len(p.tiles))
         self._refs = []
         in_slots = simpy.Container(env, capacity=2, init=2)
@@ -309,7 +314,7 @@ class Engine:
         sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
         if sig is None:
             return
-        key = (sig, i % 2)
+        key = (sig, i % 2, self.gating.key())
         snap = Snapshot.take(self, row, i + st.shift)
         seen = st.history.get(key)
         if seen is None:

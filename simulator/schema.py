@@ -27,6 +27,10 @@ ENERGY_COMPONENTS = ("mac", "spm_read", "spm_write", "leakage", "dram", "vector"
 FIXED_HW_UNITS = ("pe_array", "vector", "dma", "dram")
 DATAFLOWS = tuple(_DATAFLOW_REGISTRY)  # the built-in entries; the registry itself is mapping.DATAFLOWS
 NO_STALL = "none"
+# Timeline-only states of a power-gated memory's hw_unit rows (simulator/power_gating.py); not stall
+# categories of /layers.
+GATING_STATES = ("power_gated", "wake_up")
+TIMELINE_STALLS = STALLS + (NO_STALL,) + GATING_STATES
 
 
 def _enum(names: tuple[str, ...]) -> np.dtype:
@@ -40,7 +44,7 @@ def enum_codes(names: tuple[str, ...]) -> dict[str, int]:
 PHASE_DT = _enum(PHASES)
 OP_DT = _enum(OPS)
 CLASS_DT = _enum(TENSOR_CLASSES)
-STALL_DT = _enum(STALLS + (NO_STALL,))
+STALL_DT = _enum(TIMELINE_STALLS)
 NAME_DT = h5py.string_dtype("utf-8")
 
 LAYERS_FIELDS = (

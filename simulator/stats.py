@@ -43,6 +43,7 @@ class Ledger:
         self.traffic: dict[tuple[int, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.energy: dict[tuple[int, str, str, str, str], float] = defaultdict(float)
         self.bits: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
+        self.gated_memories: set[str] = set()  # set by simulator/power_gating.py
 
     def row(self, layer: str, layer_id: int, op: str, phase: str) -> OpRow:
         key = (layer_id, op, phase)
@@ -99,9 +100,16 @@ class Ledger:
             self._energy(row, "none", "vector", "vector", vector_ops * self.cfg.energy.vector_op_pj)
 
     def leakage(self, row: OpRow, cycles: int) -> None:
+        """Leakage of the op's ``cycles``; a power-gated memory's is booked by `gated_leakage`."""
         ns = cycles / self.cfg.clock_ghz
         for mem in self.cfg.memories.values():
-            self._energy(row, "none", mem.name, "leakage", mem.leakage_mw * ns)  # mW x ns = pJ
+            if mem.name not in self.gated_memories:
+                self._energy(row, "none", mem.name, "leakage", mem.leakage_mw * ns)  # mW x ns = pJ
+
+    def gated_leakage(self, row: OpRow, mem: MemoryConfig, leak_cycles: int, wake_ups: int) -> None:
+        """A power-gated memory's leakage in one op: its ungated cycles, plus its wake-ups' energy."""
+        pj = mem.leakage_mw * (leak_cycles / self.cfg.clock_ghz) + wake_ups * mem.wake_energy_pj
+        self._energy(row, "none", mem.name, "leakage", pj)
 
     # tables -----------------------------------------------------------------------------------
     def layers_table(self) -> np.ndarray:

@@ -25,7 +25,7 @@ READER_MAJOR = "1"
 DEFAULT_CHUNK_ROWS = 65536
 INDEX_FIELDS = [("layer_id", "i4"), ("phase", schema.PHASE_DT), ("op", schema.OP_DT), ("row_start", "i8"),
                 ("row_stop", "i8"), ("t_start_cycles", "i8"), ("t_end_cycles", "i8")]
-STALL_NAMES = schema.STALLS + (schema.NO_STALL,)
+STALL_NAMES = schema.TIMELINE_STALLS
 NO_STALL_CODE = STALL_NAMES.index(schema.NO_STALL)
 _INDEX_DT = np.dtype([(n, t if isinstance(t, str) else "i1") for n, t in INDEX_FIELDS])
 

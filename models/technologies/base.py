@@ -67,6 +67,8 @@ class MemorySpec(ABC):
     NVSIM_CELL: ClassVar[str | None] = None  # NVSim's "Memory Cell:" name this technology reads
     NVSIM_PER_BIT_WRITE: ClassVar[bool] = False  # NVSim's write energy is per bit driven (else per word)
     DESCRIPTION: ClassVar[str] = ""
+    # Whether the cells keep their data with the periphery power-gated (``power_gating: true``).
+    RETAINS_DATA_GATED: ClassVar[bool] = False
 
     @classmethod
     def accepted_keys(cls) -> tuple[str, ...]:
@@ -91,6 +93,14 @@ class MemorySpec(ABC):
         may cache its device terms, which do not depend on the organisation)."""
         return lambda capacity_bytes, banks, word_bits: replace(
             self, capacity_bytes=capacity_bytes, banks=banks, word_bits=word_bits).circuit_figures()
+
+    def wake_up(self, figures: ArrayFigures, area_mm2: float, peak_power_mw: float):
+        """`models.technologies.gating.WakeUp` of the power-gated periphery, for a memory of ``figures``
+        (the technology's) simulated with ``area_mm2`` (ECC included) and ``peak_power_mw``; only a
+        technology with ``RETAINS_DATA_GATED`` has one."""
+        raise UserError(f"{self.where}.power_gating = True ({self.technology} is volatile: gating loses its data; "
+                        f"accepted: false; technologies that may be gated: "
+                        f"{', '.join(n for n in names() if get(n).RETAINS_DATA_GATED)})")
 
     def figures_from_nvsim(self, figures: ArrayFigures, run) -> ArrayFigures:
         """NVSim's figures (already checked against this spec) completed by the technology."""

@@ -27,7 +27,9 @@ from models.figures import ArrayFigures
 from models.names import DIRECTIONS
 from models.technologies import calibration as cal
 from models.technologies.base import DeviceSweep, MemorySpec, number, register
+from models.technologies.gating import WakeUp, periphery_wake_up
 from models.technologies.mram_periphery import MramCell, mram_figures
+from models.technologies.periphery import f2_um2
 
 WER_METHODS = ("fokker_planck", "closed_form")
 MRAM_CELL_F2 = 54.0  # NVSim sample_STTRAM.cell, conservative (80 uA write current)
@@ -74,6 +76,7 @@ class SttMramSpec(MemorySpec):
     WER_METHODS = WER_METHODS  # the first is the default
 
     ENDURANCE_CYCLES = ENDURANCE_CYCLES
+    RETAINS_DATA_GATED = True  # the MTJ keeps its state with the periphery off
 
     @classmethod
     def default_mtj(cls) -> mtj.MTJParams:
@@ -212,6 +215,12 @@ class SttMramSpec(MemorySpec):
         return lambda capacity_bytes, banks, word_bits: mram_figures(
             capacity_bytes, banks, word_bits, cell, self.node_nm, self.flavor, self.differential_write, self.where,
             self.NAME, **errors)
+
+    def wake_up(self, figures: ArrayFigures, area_mm2: float, peak_power_mw: float) -> WakeUp:
+        """The gated periphery is the memory's area less its cells (`models.technologies.gating`)."""
+        cells_mm2 = figures.capacity_bytes * 8 * self.cell_area_f2 * f2_um2(self.node_nm) * 1e-6
+        share = max(0.0, 1.0 - cells_mm2 / figures.area_mm2) if figures.area_mm2 > 0 else 0.0
+        return periphery_wake_up(area_mm2 * share * 1e6, self.node_nm, peak_power_mw)
 
     def figures_from_nvsim(self, figures: ArrayFigures, run) -> ArrayFigures:
         where = self.where

@@ -15,6 +15,8 @@ exceeds the banks' capacity.
 Read latency is added to the time the last word is available; write latency is hidden by the
 write path, and a write buffer of ``write_buffer_words`` lets the writer move on before that many
 words have drained (the banks stay busy).
+
+With ``power_gating`` the bank-busy intervals also drive `simulator.power_gating` (``gate``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Scratchpad:
         self.write_buffer_slots = 0 if ideal else cfg.write_buffer_words // cfg.banks
         self.busy: list[tuple[int, int]] = []  # disjoint reserved intervals, in time order
         self.busy_cycles = 0
+        self.gate = None  # simulator.power_gating.GateTracker when the memory is power-gated
 
     def slots(self, nbytes: int) -> int:
         return ceil_div(ceil_div(nbytes, self.word_bytes), self.banks) if nbytes > 0 else 0
@@ -69,6 +72,8 @@ class Scratchpad:
             return Reservation(t, t)
         busy = self.busy
         horizon = t if now is None else now
+        if self.gate is not None:  # it reads the final intervals before they are forgotten
+            self.gate.flush(busy, horizon)
         drop = 0
         while drop < len(busy) and busy[drop][1] <= horizon:
             drop += 1

@@ -26,12 +26,13 @@ class Snapshot:
     dram_access: dict
     events: int
     busy: tuple
+    gating: tuple = ()  # simulator.power_gating.PowerGating.snapshot
 
     @classmethod
     def take(cls, engine, row, i: int) -> "Snapshot":
         return cls(i, engine.now(), engine.tracer.mark(), dict(row.stalls),
                    _copy(engine._unit_access), _copy(engine._dma_access), _copy(engine._dram_access),
-                   engine.events, _busy(engine))
+                   engine.events, _busy(engine), engine.gating.snapshot())
 
 
 def _copy(acc: dict) -> dict:
@@ -61,6 +62,7 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
     for s, (a, b) in zip(engine.spm.values(), zip(snap.busy, prev.busy)):
         s.busy_cycles += k * (a - b)
     engine.dram.busy_cycles += k * (snap.busy[-1] - prev.busy[-1])
+    engine.gating.repeat(prev.gating, snap.gating, k, delta)
 
     rows = engine.tracer.since(prev.mark)
     n = len(rows)
