@@ -49,6 +49,7 @@ class RunResult:
     simulator_version: str = SIMULATOR_VERSION
     layer_names: list[str] = field(default_factory=list)
     n_timeline_rows: int | None = None
+    power_gating: dict = field(default_factory=dict)  # per gated memory (simulator.power_gating totals)
 
     @property
     def timeline_rows(self) -> int:
@@ -78,6 +79,7 @@ class RunResult:
             "events": self.events,
             "path": str(self.path) if self.path else None,
             "endurance": self.endurance(),
+            "power_gating": self.power_gating,
         }
 
     def endurance(self) -> dict:
@@ -130,7 +132,7 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
             errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
             wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
             layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles,
-            n_timeline_rows=rows)
+            n_timeline_rows=rows, power_gating=engine.gating.totals())
         if sink is not None:
             sink.finish(result)
     result.path = path

@@ -138,6 +138,7 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(t)
     render_errors(result, console)
     render_endurance(result, console)
+    render_power_gating(result, console)
     if result.path:
         console.print(f"trace: [bold]{result.path}[/] (h5py: /layers /traffic /energy /timeline /errors /memories)")
 
@@ -152,7 +153,8 @@ def render_memories(cfg, console: Console) -> None:
             ("banks", "banks", "{}"), ("word bits", "word_bits", "{}"), ("area mm2", "area_mm2", "{:.3f}"),
             ("leakage mW", "leakage_mw", "{:.3g}"), ("read pJ", "read_energy_pj", "{:.3g}"),
             ("write pJ", "write_energy_pj", "{:.3g}"), ("read ns", "read_latency_ns", "{:.3g}"),
-            ("write ns", "write_latency_ns", "{:.3g}"), ("write occ. ns", "write_occupancy_ns", "{:.3g}"))
+            ("write ns", "write_latency_ns", "{:.3g}"), ("write occ. ns", "write_occupancy_ns", "{:.3g}"),
+            ("gated", "power_gating", "{}"))
     for label, _, _ in cols:
         t.add_column(label, justify="left" if label in ("memory", "technology") else "right")
     for r in rows:
@@ -214,6 +216,28 @@ def render_endurance(result, console: Console) -> None:
                   f"{e['mean_writes_per_cell_per_s']:.3g}",
                   "unlimited" if e["endurance_cycles"] == float("inf") else f"{e['endurance_cycles']:.0e}",
                   "unlimited" if life == float("inf") else f"{life:.3g} years")
+    console.print(t)
+
+
+def render_power_gating(result, console: Console) -> None:
+    """Per power-gated memory: its wake-up, the gaps gated and the leakage paid (simulator/power_gating.py)."""
+    gating = getattr(result, "power_gating", None) or {}
+    if not gating:
+        return
+    t = table("Power gating (idle banks gated between reservations; simulator/power_gating.py)")
+    for col in ("memory", "wake-up", "wake energy", "gaps gated from", "gated cycles", "wake-ups", "leakage paid",
+                "ungated leakage"):
+        t.add_column(col, justify="left" if col == "memory" else "right")
+    en = result.energy
+    names = en["memory"].astype(str) if len(en) else np.zeros(0, str)
+    leak = schema.ENERGY_COMPONENTS.index("leakage")
+    for name, g in gating.items():
+        mem = result.config.memories[name]
+        paid = float(en["energy_pj"][(names == name) & (en["component"] == leak)].sum())
+        ungated = mem.leakage_mw * result.total_cycles / result.config.clock_ghz
+        t.add_row(name, f"{mem.wake_latency_ns:.3g} ns ({g['wake_cycles']} cyc.)", fmt_energy(mem.wake_energy_pj),
+                  f"{g['min_gap_cycles']:,} cyc.", f"{g['gated_cycles']:,} ({_pct(g['gated_cycles'], result.total_cycles)}%)",
+                  f"{g['wake_ups']:,}", fmt_energy(paid), fmt_energy(ungated))
     console.print(t)
 
 
