@@ -231,8 +231,9 @@ def _choice(sec: dict, key: str, path: str, where: _Where, accepted, default=Non
 
 
 def _organised(model_dict: dict, where_path: str, base_dir, demand_bytes_per_cycle: float, clock_ghz: float,
-               target_area_mm2: float | None, where: _Where) -> dict:
-    """``organize: auto``: the memory's capacity, banks and word width by `models.technologies.organize`."""
+               target_area_mm2: float | None, where: _Where, buffer_words=None) -> tuple[dict, int]:
+    """``organize: auto``: the memory's capacity, banks and word width (and, with ``buffer_words``
+    candidates, its write buffer depth) by `models.technologies.organize`."""
     from models import technologies
     from models.technologies.organize import organise
 
@@ -240,11 +241,29 @@ def _organised(model_dict: dict, where_path: str, base_dir, demand_bytes_per_cyc
         spec = technologies.parse(model_dict, where_path, base_dir)
         if spec.nvsim_file is not None:
             raise UserError(f"{where_path}.organize = 'auto' (an NVSim output fixes the organisation; use fixed)")
-        chosen = organise(spec, demand_bytes_per_cycle, clock_ghz, target_area_mm2).figures
+        choice = organise(spec, demand_bytes_per_cycle, clock_ghz, target_area_mm2, buffer_words)
     except UserError as exc:
         raise UserError(where.reattribute(str(exc))) from None
+    chosen = choice.figures
     return dict(model_dict, capacity_kib=chosen.capacity_bytes // 1024, banks=chosen.banks,
-                word_bits=chosen.word_bits)
+                word_bits=chosen.word_bits), choice.buffer_words
+
+
+def _write_buffer_key(sec: dict, path: str, where: _Where, organize: str):
+    """``write_buffer_words``: an integer depth (words), or with ``organize: auto`` the candidates to
+    search: ``auto`` or a list of depths."""
+    value = sec.get("write_buffer_words", 0)
+    if value == "auto" or isinstance(value, list):
+        if organize != "auto":
+            where.fail(f"{path}.write_buffer_words", value, "a depth is searched only with organize: auto; "
+                       "give an integer number of words")
+        if isinstance(value, list):
+            if not value or any(isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 1 << 20 for v in value):
+                where.fail(f"{path}.write_buffer_words", value,
+                           f"accepted: an integer in [0, {1 << 20}], auto, or a non-empty list of such integers")
+            return tuple(sorted(set(value)))
+        return value
+    return _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
 
 
 def _write_demand(doc: dict, name: str, array: ArrayConfig, vector: VectorConfig, dram: DramConfig,
@@ -281,6 +300,7 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     model_dict = {k: v for k, v in sec.items()
                   if k not in FIGURE_KEYS + ENGINE_KEYS + PROTECTION_KEYS + ("iso_area_with", "organize")}
     organize = _choice(sec, "organize", path, where, ORGANIZE_MODES, "fixed")
+    wbuf = _write_buffer_key(sec, path, where, organize)
     if "mtj" in tech_cls.accepted_keys():  # one temperature drives the device (Δ ∝ 1/T) and the periphery
         dev = model_dict.get("mtj") if isinstance(model_dict.get("mtj"), dict) else {}
         if "temperature_k" in dev and dev["temperature_k"] != temperature_k:
@@ -301,8 +321,9 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     else:
         target = None
     if organize == "auto":
-        model_dict = _organised(model_dict, f"{where.source}: {path}", base_dir, demand_bytes_per_cycle, clock_ghz,
-                                target, where)
+        model_dict, searched = _organised(model_dict, f"{where.source}: {path}", base_dir, demand_bytes_per_cycle,
+                                          clock_ghz, target, where, None if isinstance(wbuf, int) else wbuf)
+        wbuf = wbuf if isinstance(wbuf, int) else searched
         sec = dict(sec, **{k: model_dict[k] for k in ("capacity_kib", "banks", "word_bits")})
     cap_kib = _num(sec, "capacity_kib", path, where, 1, 1 << 24, integer=True)
     banks = _num(sec, "banks", path, where, 1, 4096, integer=True)
@@ -324,8 +345,10 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",
                                               "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
                                               "p_read_disturb")}
-    wbuf = _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
+    from models.technologies.write_buffer import buffer_figures, with_buffer
     from simulator.protection import operating_point, protect
+
+    base, extra = with_buffer(base, extra, buffer_figures(spec.node_nm, word_bits, wbuf, f"{where.source}: {path}"))
 
     code = _choice(sec, "ecc", path, where, ecc_codes(), "none")
     verify = _num(sec, "write_verify", path, where, 1, 64, integer=True, default=1)
@@ -473,6 +496,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for name, mem in memories.items():
         resolved["memories"][name].update(capacity_kib=mem.capacity_bytes // 1024, banks=mem.banks,
                                           word_bits=mem.word_bits)
+        if "write_buffer_words" in resolved["memories"][name]:
+            resolved["memories"][name]["write_buffer_words"] = mem.write_buffer_words
         resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
             "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb,
             "write_attempts": mem.write_attempts} | mem.operating_point | (

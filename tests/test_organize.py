@@ -165,3 +165,58 @@ def test_accumulator_follows_its_config_section():
     r = run(cfg, "tiny_mlp", write=False)
     sram = run(load_config(CONFIG_DIR / "mram_iso_capacity.yaml"), "tiny_mlp", write=False)
     assert np.sum(r.layers["energy_leakage_pj"]) < np.sum(sram.layers["energy_leakage_pj"])
+
+
+BUFFERED = ["memories.spm_act.write_buffer_words=auto", "memories.spm_weight.write_buffer_words=auto"]
+
+
+def test_write_buffer_depth_searched_and_its_cost_counted(tmp_path):
+    from models.technologies.sram import sram_figures
+    from models.technologies.write_buffer import AUTO_SLOTS
+
+    plain = load_config(CONFIG_DIR / "mram_iso_capacity.yaml")
+    auto = load_config(CONFIG_DIR / "mram_iso_capacity.yaml", BUFFERED)
+    for name in ("spm_act", "spm_weight"):
+        a, p = auto.memories[name], plain.memories[name]
+        assert a.write_buffer_words in tuple(s * a.banks for s in AUTO_SLOTS) and a.write_buffer_words > 0
+        if (a.banks, a.word_bits) == (p.banks, p.word_bits):
+            buf = sram_figures(a.write_buffer_words * a.word_bytes, 1, a.word_bits, 22, "hp")
+            assert a.write_energy_pj == pytest.approx(p.write_energy_pj + buf.write_energy_pj + buf.read_energy_pj)
+            assert a.area_mm2 == pytest.approx(p.area_mm2 + buf.area_mm2)
+    out = run(auto, "tiny_mlp", out=tmp_path / "r.h5").path
+    with h5py.File(out, "r") as f:
+        resolved = yaml.safe_load(f.attrs["config_yaml"])["memories"]["spm_act"]
+    assert resolved["write_buffer_words"] == auto.memories["spm_act"].write_buffer_words
+    listed = load_config(CONFIG_DIR / "mram_iso_capacity.yaml", ["memories.spm_act.write_buffer_words=[0, 7, 1000]"])
+    assert listed.memories["spm_act"].write_buffer_words in (0, 7, 1000)
+
+
+def test_write_buffer_keys_refused_in_one_line():
+    with pytest.raises(UserError, match=r"memories.spm_act.write_buffer_words = 'auto' \(a depth is searched only "
+                                         r"with organize: auto"):
+        load_config(CONFIG_DIR / "mram_iso_capacity.yaml", ["memories.spm_act.organize=fixed",
+                                                           "memories.spm_act.write_buffer_words=auto"])
+    for bad in ("[]", "[-1]", "[true]", "deep"):
+        with pytest.raises(UserError, match=r"memories.spm_act.write_buffer_words = "):
+            load_config(CONFIG_DIR / "mram_iso_capacity.yaml", [f"memories.spm_act.write_buffer_words={bad}"])
+
+
+def test_iso_area_with_a_write_buffer_stays_within_the_area():
+    cfg = load_config(CONFIG_DIR / "mram_iso_area.yaml", BUFFERED)
+    sram = load_config(CONFIG_DIR / "default.yaml")
+    for name in ("spm_act", "spm_weight"):
+        assert cfg.memories[name].area_mm2 <= sram.memories[name].area_mm2 * 1.0001
+
+
+@pytest.mark.parametrize("preset, workload", [
+    ("mram_iso_capacity.yaml", "tiny_cnn"), ("mram_iso_area.yaml", "tiny_resnet"),
+    ("sot_mram_iso_capacity.yaml", "tiny_mlp"), ("mram_low_voltage.yaml", "tiny_cnn"),
+])
+def test_auto_with_write_buffer_never_slower_than_the_fixed_organisation(preset, workload):
+    """organize: auto with write_buffer_words: auto against the YAML's organisation without a buffer
+    (the smallest auto depth) it replaces."""
+    auto = load_config(CONFIG_DIR / preset, BUFFERED)
+    fixed = load_config(CONFIG_DIR / preset, FIXED)
+    assert any(m.write_buffer_words for m in auto.memories.values())
+    ra, rf = run(auto, workload, write=False, timeline=False), run(fixed, workload, write=False, timeline=False)
+    assert ra.total_cycles <= rf.total_cycles
