@@ -68,7 +68,7 @@ def _memory_section(args) -> tuple[str, dict, str]:
     if not has_sweep(sec):
         raise UserError(f"--memory {name}: technology is {sec.get('technology')!r} (the sweep needs one of "
                         f"{', '.join(sweepable)})")
-    for k in ("iso_area_with", "write_buffer_words", "organize"):  # config-level keys, not the device's
+    for k in ("iso_area_with", "write_buffer_words", "organize", "power_gating"):  # config-level, not the device's
         sec.pop(k, None)
     sec.setdefault("capacity_kib", 1024)
     return name, sec, path
