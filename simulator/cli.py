@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from models.errors import UserError
+from models.package_data import data_dir
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and run(args) -> int.
 # command -> (module, its one-line help). `--help` lists them without importing them (a test keeps each
@@ -25,8 +26,8 @@ PLUGIN_COMMANDS = {
 # `list` and `--help` must start fast: they import no numpy/h5py/simpy/numba (tests/test_startup.py),
 # so these paths are found here rather than through simulator.config (which imports the schema).
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LAYER_DIR = REPO_ROOT / "traces" / "layers"
-CONFIG_DIR = REPO_ROOT / "configs"
+CONFIG_DIR = data_dir("configs")
+LAYER_DIR = data_dir("layers")
 PHASES_HELP = "comma list of phases to simulate (default: all, fwd,bwd_data,bwd_weight,wu)"
 
 
