@@ -148,7 +148,7 @@ def _cmd_list(args) -> int:
 
     from workloads.layers import load_trace
 
-    console = Console() if sys.stdout.isatty() else Console(width=132)
+    console = Console()  # COLUMNS when set (also piped), else the terminal width, else 80
     t = Table(title="Built-in workloads (traces/layers/)", title_justify="left")
     for col in ("name", "layers", "GEMM layers", "parameters", "input"):
         t.add_column(col)
@@ -158,7 +158,7 @@ def _cmd_list(args) -> int:
                   f"{sum(layer.weight_elems for layer in tr.layers) / 1e6:.2f} M", "x".join(map(str, tr.input_shape)))
     console.print(t)
     t = Table(title="Configs (configs/)", title_justify="left")
-    t.add_column("file")
+    t.add_column("file", no_wrap=True)  # a path is never cut; the description wraps
     t.add_column("description")
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         first = path.read_text().splitlines()[0] if path.read_text() else ""
