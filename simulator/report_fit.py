@@ -39,17 +39,17 @@ def column_widths(t: Table) -> tuple[list[int], list[int]]:
     return narrow, natural
 
 
-def table_width(widths: list[int]) -> int:
-    return sum(widths) + GAP * (len(widths) - 1) + EDGES
+def table_width(widths: list[int], pad_edge: bool = False) -> int:
+    return sum(widths) + GAP * (len(widths) - 1) + EDGES + (2 if pad_edge else 0)
 
 
-def stack_groups(widths: list[int], keys: int, width: int) -> list[list[int]]:
+def stack_groups(widths: list[int], keys: int, width: int, pad_edge: bool = False) -> list[list[int]]:
     """Column indices of each stacked table after the ``keys`` key columns: as few tables as fit, the
     columns kept in order and split so that the widest part is as narrow as possible."""
     rest = list(range(keys, len(widths)))
 
     def part_width(group) -> int:
-        return table_width([widths[j] for j in [*range(keys), *group]])
+        return table_width([widths[j] for j in [*range(keys), *group]], pad_edge)
 
     for parts in range(1, len(rest) + 1):
         best = None
@@ -80,14 +80,15 @@ def fitted_parts(t: Table, width: int, keys: int = 1) -> list[Table] | None:
     """None when ``t`` fits ``width`` as it is; else the tables to print instead: one with wrapped
     headers, or the stacked parts, each with the first ``keys`` columns repeated."""
     narrow, natural = column_widths(t)
-    if table_width(natural) <= width:
+    if table_width(natural, t.pad_edge) <= width:
         return None
     keys = min(keys, len(narrow))
     cap = max(12, width // 3)
     fold = {i for i in range(keys) if narrow[i] > cap}  # a very long name wraps inside its column
     for i in fold:
         narrow[i] = cap
-    groups = [list(range(keys, len(narrow)))] if table_width(narrow) <= width else stack_groups(narrow, keys, width)
+    groups = ([list(range(keys, len(narrow)))] if table_width(narrow, t.pad_edge) <= width
+              else stack_groups(narrow, keys, width, t.pad_edge))
     return [_copy(t, [*range(keys), *g], narrow, fold,
                   t.title if n == 0 else (f"{str(t.title).split(' (')[0]} (continued)" if t.title else None))
             for n, g in enumerate(groups)]

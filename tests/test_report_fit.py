@@ -125,3 +125,20 @@ def test_piped_report_follows_columns(tmp_path):
         assert max(len(line) for line in lines) <= int(columns) and "…" not in p.stdout
         assert "\x1b[" not in p.stdout  # no colour codes into a pipe
     assert max(len(line) for line in lines) > 100  # a wide console is used, not a fixed width
+
+
+@pytest.mark.parametrize("width", (60, 80))
+def test_a_plain_rich_table_with_padded_edges_fits_too(width):
+    from rich import box
+
+    from simulator.report_fit import FitTable
+
+    t = FitTable(title="padded", box=box.SIMPLE_HEAD, keys=2)
+    for col in ("V write", "pulse", *[f"value {k}" for k in range(8)]):
+        t.add_column(col, justify="right")
+    t.add_row("0.6 V", "5 ns", *[f"{1.5 * 10 ** -k:.3g}" for k in range(8)])
+    buf = io.StringIO()
+    Console(file=buf, width=width).print(t)
+    out = buf.getvalue()
+    assert max(len(line) for line in out.splitlines()) <= width and "…" not in out
+    assert out.count("0.6 V") == out.count("5 ns") >= 2  # stacked, both key columns repeated
