@@ -36,6 +36,7 @@ from models import fokker_planck
 from models.errors import UserError
 from models.yamlio import load_yaml_file
 from models.names import DIRECTIONS
+from models.package_data import data_dir
 
 K_B = 1.380649e-23
 Q_E = 1.602176634e-19
@@ -47,7 +48,7 @@ THERMAL_MIN_BARRIER = 3.0
 I_PRECESSIONAL_MIN = 1.1
 METHODS = ("fokker_planck", "closed_form")
 CELL_SECTION = "cell"
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devices" / "mtj_default.yaml"
+DEFAULT_CONFIG = data_dir("configs") / "devices" / "mtj_default.yaml"
 
 # key: (lower, lower inclusive, upper, what is accepted)
 _RANGES = {

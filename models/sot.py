@@ -39,9 +39,10 @@ from pathlib import Path
 
 from models import fokker_planck, mtj
 from models.errors import UserError
+from models.package_data import data_dir
 from models.yamlio import load_yaml_file
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "devices" / "sot_default.yaml"
+DEFAULT_CONFIG = data_dir("configs") / "devices" / "sot_default.yaml"
 METHODS = ("closed_form", "fokker_planck")
 
 _RANGES = {

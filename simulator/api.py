@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from simulator import schema
-from simulator.config import REPO_ROOT, Config, load_config
+from models.package_data import output_root
+from simulator.config import Config, load_config
 from simulator.engine import Engine
 from simulator.fileio import atomic_output
 from simulator.h5out import RunFile
@@ -24,7 +25,7 @@ from workloads.layers import LayerTrace
 from workloads.phases import expand
 
 SIMULATOR_VERSION = version("mramsim")
-RUNS_DIR = REPO_ROOT / "traces" / "runs"
+RUNS_DIR = output_root() / "runs"
 
 
 @dataclass

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from models.errors import UserError
+from models.package_data import data_dir
 
 # Subcommands that live in their own modules, each with add_parser(subparsers) and run(args) -> int.
 # command -> (module, its one-line help). `--help` lists them without importing them (a test keeps each
@@ -25,8 +26,8 @@ PLUGIN_COMMANDS = {
 # `list` and `--help` must start fast: they import no numpy/h5py/simpy/numba (tests/test_startup.py),
 # so these paths are found here rather than through simulator.config (which imports the schema).
 REPO_ROOT = Path(__file__).resolve().parent.parent
-LAYER_DIR = REPO_ROOT / "traces" / "layers"
-CONFIG_DIR = REPO_ROOT / "configs"
+CONFIG_DIR = data_dir("configs")
+LAYER_DIR = data_dir("layers")
 PHASES_HELP = "comma list of phases to simulate (default: all, fwd,bwd_data,bwd_weight,wu)"
 
 
@@ -147,7 +148,7 @@ def _cmd_list(args) -> int:
 
     from workloads.layers import load_trace
 
-    console = Console() if sys.stdout.isatty() else Console(width=132)
+    console = Console()  # COLUMNS when set (also piped), else the terminal width, else 80
     t = Table(title="Built-in workloads (traces/layers/)", title_justify="left")
     for col in ("name", "layers", "GEMM layers", "parameters", "input"):
         t.add_column(col)
@@ -157,7 +158,7 @@ def _cmd_list(args) -> int:
                   f"{sum(layer.weight_elems for layer in tr.layers) / 1e6:.2f} M", "x".join(map(str, tr.input_shape)))
     console.print(t)
     t = Table(title="Configs (configs/)", title_justify="left")
-    t.add_column("file")
+    t.add_column("file", no_wrap=True)  # a path is never cut; the description wraps
     t.add_column("description")
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
         first = path.read_text().splitlines()[0] if path.read_text() else ""

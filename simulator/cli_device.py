@@ -76,7 +76,7 @@ def _memory_section(args) -> tuple[str, dict, str]:
 
 def run(args) -> int:
     from rich import box
-    from rich.table import Table
+    from simulator.report_fit import FitTable
 
     from models import technologies
     from simulator.report import make_console
@@ -91,7 +91,7 @@ def run(args) -> int:
     console.print(f"[bold]{name}[/] ({path}): {sweep.summary[0]}")
     for line in sweep.summary[1:]:
         console.print(line)
-    t = Table(title="Write operating points", title_justify="left", box=box.SIMPLE_HEAD)
+    t = FitTable(title="Write operating points", title_justify="left", box=box.SIMPLE_HEAD, keys=2)
     for col in sweep.columns:
         t.add_column(col, justify="right")
     for row in sweep.rows:

@@ -16,12 +16,13 @@ from pathlib import Path
 import yaml
 
 from models.errors import UserError, shown
+from models.package_data import data_dir
 from models.yamlio import load_yaml_file, parse_yaml
 from workloads import optimizers
 from simulator import mapping, schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "configs"
+CONFIG_DIR = data_dir("configs")  # the clone's configs/ or the installed package data
 DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 PLACED_CLASSES = schema.PLACED_CLASSES

@@ -8,18 +8,39 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator import schema
+from simulator.report_fit import FitTable, print_fitted
 
 STALL_SHORT = {"compute": "cmp", "fill_drain": "fill", "spm_read": "rd", "spm_write": "wr",
                "bank_conflict": "bank", "dram": "dram", "vector": "vec", "idle": "idle"}
-STALL_LEGEND = ("stall columns, % of cycles: cmp = compute, fill = fill/drain, rd/wr = scratchpad read/write "
-                "bandwidth, bank = bank conflict, dram = waiting for DRAM, vec = vector unit")
+STALL_LEGEND = ("stall columns, % of the row's cycles, each cycle under one cause (the first of dram, bank, wr, rd, "
+                "vec, fill, cmp, idle that holds): cmp = PE array computing, fill = array fill/drain, rd = "
+                "waiting for scratchpad read bandwidth, wr = waiting to write (outputs cannot drain), bank = waiting for a bank another stream holds, "
+                "dram = waiting for DRAM, vec = vector unit at work (a vector op's own cycles), idle = the unit "
+                "had nothing to do")
+LEGENDS = {
+    "phase": "fwd = forward, bwd_data = error back-propagation, bwd_weight = weight gradients, wu = weight "
+             "update; time = cycles at the clock; energy = every component in the phase",
+    "layers": "one row per layer op and phase, slowest first; DRAM bytes = read + written by the op",
+    "energy": "leakage = the memories' static power over the run; share % = of the run's total energy",
+    "memories": "figures of one access (one word): energy in pJ, latency in ns; write occ. ns = how long a "
+                "write keeps its bank busy; leakage of the whole memory",
+    "traffic": "bytes read (rd) and written (wr) at DRAM and at each memory, by tensor class",
+    "errors": "P = probability per bit, the highest over the class's rows (write: per switching write, by "
+              "direction; read dist. = a read flips the bit; retention = lost over the residence); expected wrong "
+              "bits = bits written x (switching share x mean P write + P retention) + bits read x P read dist.",
+    "endurance": "raw WER = write error rate per bit before ECC and verify (worse direction); write attempts = "
+                 "expected tries per write with write-verify; hot = the most-written cell, mean = all cells; "
+                 "lifetime = endurance / hot writes per cell per second",
+}
+
+
+def legend(console: Console, key: str) -> None:
+    console.print(f"[dim]{LEGENDS[key]}[/]")
 
 
 def make_console() -> Console:
-    """Rich's own width on a terminal; a wide fixed width when output goes to a file or pipe."""
-    import sys
-
-    return Console() if sys.stdout.isatty() else Console(width=132)
+    """Rich's own width: COLUMNS when set (also when piped), else the terminal's, else 80."""
+    return Console()
 
 
 def fmt_time(seconds: float) -> str:
@@ -52,8 +73,9 @@ def _phase_mask(layers: np.ndarray, phase: str) -> np.ndarray:
     return layers["phase"] == schema.PHASES.index(phase)
 
 
-def table(title: str) -> Table:
-    return Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+def table(title: str, keys: int = 1) -> Table:
+    """A report table; it fits the console when printed (simulator/report_fit.py)."""
+    return FitTable(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, keys=keys)
 
 
 def _stall_columns(t: Table) -> None:
@@ -89,7 +111,9 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
         energy = sum(float(lay[f"energy_{c}_pj"][m].sum()) for c in schema.ENERGY_COMPONENTS)
         t.add_row(ph, f"{cyc:,}", fmt_time(cyc / clock), fmt_energy(energy),
                   *[_pct(lay[f"{st}_cycles"][m].sum(), cyc) for st in schema.STALL_REPORT_ORDER])
-    console.print(t)
+    print_fitted(console, t)
+    legend(console, "phase")
+    console.print(f"[dim]{STALL_LEGEND}[/]")
 
     order = np.argsort(-lay["total_cycles"], kind="stable")[:top]
     t = table(f"Slowest {len(order)} layer ops")
@@ -104,8 +128,8 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
         t.add_row(name, schema.OPS[r["op"]], schema.PHASES[r["phase"]], f"{cyc:,}",
                   fmt_bytes(int(r["dram_read_bytes"]) + int(r["dram_write_bytes"])),
                   *[_pct(r[f"{st}_cycles"], cyc) for st in schema.STALL_REPORT_ORDER])
-    console.print(t)
-    console.print(f"[dim]{STALL_LEGEND}[/]")
+    print_fitted(console, t, keys=3)
+    legend(console, "layers")
 
     t = table("Energy by component and phase")
     t.add_column("component")
@@ -117,7 +141,8 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     for c in schema.ENERGY_COMPONENTS:
         vals = [float(lay[f"energy_{c}_pj"][_phase_mask(lay, ph)].sum()) for ph in result.phases]
         t.add_row(c, *[fmt_energy(v) for v in vals], fmt_energy(sum(vals)), _pct(sum(vals), total))
-    console.print(t)
+    print_fitted(console, t)
+    legend(console, "energy")
 
     render_memories(cfg, console)
 
@@ -135,7 +160,8 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
             m = (tr["tensor_class"] == ci) & (mem_names == p)
             cells += [fmt_bytes(int(tr["read_bytes"][m].sum())), fmt_bytes(int(tr["write_bytes"][m].sum()))]
         t.add_row(cname, *cells)
-    console.print(t)
+    print_fitted(console, t)
+    legend(console, "traffic")
     render_errors(result, console)
     render_endurance(result, console)
     render_power_gating(result, console)
@@ -159,7 +185,8 @@ def render_memories(cfg, console: Console) -> None:
         t.add_column(label, justify="left" if label in ("memory", "technology") else "right")
     for r in rows:
         t.add_row(*[fmt.format(r[key].decode() if isinstance(r[key], bytes) else r[key]) for _, key, fmt in cols])
-    console.print(t)
+    print_fitted(console, t)
+    legend(console, "memories")
 
 
 def expected_bit_errors(errors: np.ndarray) -> np.ndarray:
@@ -196,12 +223,13 @@ def render_errors(result, console: Console) -> None:
                       f"{rows['p_write_p2ap'].max():.3g}", f"{rows['p_write_ap2p'].max():.3g}",
                       f"{rows['p_read_disturb'].max():.3g}", fmt_time(res_ns * 1e-9),
                       f"{rows['p_retention'].max():.3g}", f"{expected[m].sum():.4g}")
-    console.print(t)
+    print_fitted(console, t, keys=2)
+    legend(console, "errors")
 
 
 def render_endurance(result, console: Console) -> None:
     """Writes per cell per second at each memory's hot spot and the lifetime at its endurance."""
-    t = table("Write point and endurance (hot spot: every write stream from the buffer base; models/endurance.py)")
+    t = table("Write point and endurance (hot spot: every write stream from the buffer base)")
     for col in ("memory", "write point", "raw WER (worse dir.)", "ECC", "write attempts", "hot writes/cell/s",
                 "mean writes/cell/s", "endurance", "lifetime"):
         t.add_column(col, justify="left" if col in ("memory", "write point", "ECC") else "right")
@@ -216,7 +244,8 @@ def render_endurance(result, console: Console) -> None:
                   f"{e['mean_writes_per_cell_per_s']:.3g}",
                   "unlimited" if e["endurance_cycles"] == float("inf") else f"{e['endurance_cycles']:.0e}",
                   "unlimited" if life == float("inf") else f"{life:.3g} years")
-    console.print(t)
+    print_fitted(console, t)
+    legend(console, "endurance")
 
 
 def render_power_gating(result, console: Console) -> None:
@@ -277,7 +306,7 @@ def render_compare(results, console: Console | None = None) -> None:
         _compare_memories(results, add, t)
     add("DRAM read", [s["dram_read_bytes"] for s in sums], fmt_bytes)
     add("DRAM written", [s["dram_write_bytes"] for s in sums], fmt_bytes)
-    console.print(t)
+    print_fitted(console, t)
 
 
 def _compare_memories(results, add, t) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from models.errors import UserError
-from simulator.config import REPO_ROOT
+from models.package_data import data_dir
 from workloads.layers import LayerTrace, load_trace
 
-LAYER_DIR = REPO_ROOT / "traces" / "layers"
+LAYER_DIR = data_dir("layers")
 
 
 def builtin_workloads() -> list[str]:

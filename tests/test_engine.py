@@ -17,20 +17,16 @@ from simulator.stats import Ledger
 from simulator.workload_source import resolve
 from tests.conftest import MRAM_FIGURES
 from tests.naive_spm import tile_end
+from tests.naive_timeline import assert_rows_match_the_timeline
 from workloads.phases import expand
 
-STALL_COLS = [f"{s}_cycles" for s in schema.STALLS]
-
-
-def _stall_sum(layers):
-    return sum(layers[c].astype(np.int64) for c in STALL_COLS)
 
 
 @pytest.mark.parametrize("workload", ["tiny_cnn", "tiny_resnet", "tiny_mlp", "bert_encoder"])
 def test_stall_parts_sum_to_totals(workload, config_file):
     cfg = load_config(config_file(), ["training.batch=2"] + (["training.batch=1"] if workload == "bert_encoder" else []))
     res = run(cfg, workload, write=False)
-    assert np.array_equal(_stall_sum(res.layers), res.layers["total_cycles"])
+    assert_rows_match_the_timeline(res)
     assert int(res.layers["total_cycles"].sum()) == res.total_cycles
     assert (res.layers["total_cycles"] > 0).all()
 
@@ -39,7 +35,7 @@ def test_stall_parts_sum_with_mram_and_small_memories(config_file):
     path = config_file(memories={"spm_act": {"capacity_kib": 16, **MRAM_FIGURES, "technology": "stt_mram"}},
                        accumulator=None)
     res = run(load_config(path), "tiny_resnet", write=False)
-    assert np.array_equal(_stall_sum(res.layers), res.layers["total_cycles"])
+    assert_rows_match_the_timeline(res)
     assert int(res.layers["total_cycles"].sum()) == res.total_cycles
     for s in ("spm_write", "dram"):
         assert res.layers[f"{s}_cycles"].sum() > 0

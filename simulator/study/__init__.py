@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from models.errors import UserError
-from simulator.config import REPO_ROOT
+from models.package_data import output_root
+from simulator.config import CONFIG_DIR
 from simulator.study.spec import StudySpec, builtin_studies, load_spec, parse_spec
 
-STUDIES_DIR = REPO_ROOT / "traces" / "studies"
+STUDIES_DIR = output_root() / "studies"
 
 __all__ = ["run", "execute", "load_spec", "parse_spec", "builtin_studies", "default_out_dir", "StudySpec"]
 
@@ -68,7 +69,7 @@ def execute(spec: StudySpec | str | Path | dict, *, quick: bool = False, out: st
 
 
 def _command(spec: StudySpec, out) -> str:
-    name = spec.name if Path(spec.source).resolve().parent == (REPO_ROOT / "configs" / "studies") else spec.source
+    name = spec.name if Path(spec.source).resolve().parent == (CONFIG_DIR / "studies").resolve() else spec.source
     parts = ["python", "-m", "simulator", "study", name] + (["--quick"] if spec.quick else [])
     return shlex.join(parts + (["--out", str(out)] if out else []))
 
