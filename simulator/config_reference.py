@@ -77,8 +77,11 @@ KEYS: tuple[Key, ...] = (
        "write bandwidth the placement needs"),
     _k(f"{MEM}.iso_area_with", "mapping", "", "none", "a memory description",
        "size the capacity to the largest that fits that memory's area"),
-    _k(f"{MEM}.write_buffer_words", "integer", "words", "0", "0 to 1048576", "write buffer that hides write "
-       "occupancy", (0, 1 << 20)),
+    _k(f"{MEM}.write_buffer_words", "integer, auto or list", "words", "0",
+       "0 to 1048576; auto or a list of depths with organize: auto", "write buffer that hides write "
+       "occupancy (auto: searched with the organisation)", (0, 1 << 20)),
+    _k(f"{MEM}.power_gating", "boolean", "", "false", "true, false (true only for a technology that keeps its "
+       "data gated: stt_mram, sot_mram)", "gate the periphery in idle gaps longer than wake-up plus break-even"),
     _k(f"{MEM}.ecc", "string", "", "none", "see models/ecc.py CODES", "error-correcting code per word"),
     _k(f"{MEM}.write_verify", "integer", "tries", "1", "1 to 64", "most write attempts with verify", (1, 64)),
     _k(f"{MEM}.endurance_cycles", "number", "writes", "technology", "1 to 1e30", "writes a cell survives",
