@@ -7,8 +7,9 @@ parameters and optimizer state are reset (untimed), so accumulated flips cannot 
 Step times are CPU seconds of this process (``time.process_time``: load from other processes on a
 shared machine does not count), on one intra-op thread as every replay job trains (``--threads``).
 Reports the median step time of each and the ratio (steps whose loss turned non-finite skip the
-backward pass and are left out); a plain PyTorch step (no hooks, fp32) is the
-reference for what the storage format itself costs.
+backward pass and are left out), and the median over iterations of the step's ratio to the
+baseline step of the same iteration (robust to load that drifts); a plain PyTorch step (no hooks,
+fp32) is the reference for what the storage format itself costs.
 
     python benchmarks/bench_replay.py [--model resnet18] [--steps 30] [--format bf16] [--p 1e-9 1e-7 1e-6]
                                       [--threads 1]
@@ -44,6 +45,7 @@ def _setup(settings: train.TrainSettings, dataset: data.Dataset, p: float):
 def _timed_steps(setups: dict, x: torch.Tensor, y: torch.Tensor, steps: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {k: [] for k in setups}
     skipped: dict[str, list[float]] = {k: [] for k in setups}
+    paired: dict[str, list[float]] = {k: [] for k in setups}  # per iteration, NaN where left out
     for _ in range(steps):
         for key, (model, params, optimizer, injector, pristine) in setups.items():
             if key == "plain":
@@ -53,6 +55,7 @@ def _timed_steps(setups: dict, x: torch.Tensor, y: torch.Tensor, steps: int) -> 
                 loss.backward()
                 optimizer.step()
                 times[key].append(time.process_time() - t0)
+                paired[key].append(times[key][-1])
                 continue
             model.load_state_dict(pristine[0])
             optimizer.load_state_dict(pristine[1])
@@ -62,7 +65,8 @@ def _timed_steps(setups: dict, x: torch.Tensor, y: torch.Tensor, steps: int) -> 
                 elapsed = time.process_time() - t0
             # a non-finite loss skips the backward pass: such a step is not comparable
             (times[key] if math.isfinite(loss) else skipped[key]).append(elapsed)
-    return times, {k: len(v) for k, v in skipped.items()}
+            paired[key].append(elapsed if math.isfinite(loss) else math.nan)
+    return times, {k: len(v) for k, v in skipped.items()}, paired
 
 
 def main() -> None:
@@ -83,14 +87,17 @@ def main() -> None:
     for p in args.p:
         setups[f"p={p:g}"] = _setup(settings, dataset, p)
     _timed_steps(setups, x, y, 3)  # warm-up
-    times, skipped = _timed_steps(setups, x, y, args.steps)
+    times, skipped, paired = _timed_steps(setups, x, y, args.steps)
     base = statistics.median(times["baseline"])
     print(f"{args.model} width {settings.width:g} input {settings.input_size} batch {args.batch_size}, "
           f"{args.fmt}, {args.steps} steps, {torch.get_num_threads()} threads")
     for key, t in times.items():
         med = statistics.median(t) if t else math.nan
         flips = sum(setups[key][3].flips.values()) / (args.steps + 3)
-        print(f"  {key:10s} median {med * 1e3:7.2f} ms CPU  x{med / base:5.2f} of baseline  "
+        # the ratio to the baseline step of the same iteration: load that drifts hits both alike
+        ratios = [a / b for a, b in zip(paired[key], paired["baseline"]) if math.isfinite(a)]
+        pair = statistics.median(ratios) if ratios else math.nan
+        print(f"  {key:10s} median {med * 1e3:7.2f} ms CPU  x{med / base:5.2f} of baseline  paired x{pair:5.2f}  "
               f"{flips:8.1f} flips/step  {skipped[key]} steps with a non-finite loss left out")
 
 

@@ -24,10 +24,10 @@ DEFAULT_FORMAT = "bf16"
 # workloads.formats.FORMATS (it imports torch, so it is not imported here; a test keeps the two equal)
 FORMAT_NAMES = ("bf16", "fp16", "fp32", "int8", "fx16")
 DEFAULT_SEEDS = "3"
-DEFAULT_DIGITS_FOLDS = 5
-# optional /errors columns the replay reads when a run has them (not yet in simulator/schema.py):
-# ``field`` (sign, exponent, mantissa, all: rows per field of per-field write pulses) and
-# ``p_residual`` (probability a stored bit reads back wrong after ECC and write-verify)
+DEFAULT_DIGITS_FOLDS = 3
+# optional /errors columns the replay reads when a run has them: ``field`` (sign, exponent, mantissa,
+# all: rows per field of per-field write pulses, schema.ERRORS_FIELDS_PER_FIELD) and ``p_residual``
+# (probability a stored bit reads back wrong after ECC and write-verify)
 # Read when present: per-field rows, and p_residual (absent from files written before ECC was modelled).
 OPTIONAL_ERRORS_FIELDS = ("field", "p_residual")
 REQUIRED_ERRORS_FIELDS = tuple(c for c, _ in schema.ERRORS_FIELDS if c not in OPTIONAL_ERRORS_FIELDS)
