@@ -18,7 +18,7 @@ import yaml
 from models.errors import UserError, shown
 from models.yamlio import load_yaml_file, parse_yaml
 from workloads import optimizers
-from simulator import mapping, schema
+from simulator import field_pulses, mapping, schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "configs"
@@ -92,6 +92,7 @@ class MemoryConfig:
     endurance_cycles: float = float("inf")
     temperature_k: float = DEFAULT_TEMPERATURE_K
     operating_point: dict = field(default_factory=dict)  # the write/read point the figures are at
+    field_writes: tuple = ()  # simulator.field_pulses.FieldWrite per field with per-field write pulses
 
     @property
     def code(self):
@@ -257,7 +258,7 @@ def _write_demand(doc: dict, name: str, array: ArrayConfig, vector: VectorConfig
 
 
 def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cycle: float = 0.0,
-            temperature_k: float = DEFAULT_TEMPERATURE_K) -> MemoryConfig:
+            temperature_k: float = DEFAULT_TEMPERATURE_K, precision: str = "bf16") -> MemoryConfig:
     """One memory: its technology (`models.technologies`) validates its technology keys and
     gives its figures; figure keys in the YAML override the model's; ``iso_area_with`` (a memory
     description) sizes the capacity to the largest that fits that memory's area."""
@@ -271,12 +272,13 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     tech = _choice(sec, "technology", path, where, technologies.names())
     tech_cls = technologies.get(tech)
     allowed = (tech_cls.accepted_keys() + ("iso_area_with", "organize") + ENGINE_KEYS + FIGURE_KEYS
-               + PROTECTION_KEYS)
+               + PROTECTION_KEYS + (field_pulses.KEY,))
     for k in sec:
         if k not in allowed:
             where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}")
     model_dict = {k: v for k, v in sec.items()
-                  if k not in FIGURE_KEYS + ENGINE_KEYS + PROTECTION_KEYS + ("iso_area_with", "organize")}
+                  if k not in FIGURE_KEYS + ENGINE_KEYS + PROTECTION_KEYS + ("iso_area_with", "organize",
+                                                                             field_pulses.KEY)}
     organize = _choice(sec, "organize", path, where, ORGANIZE_MODES, "fixed")
     if "mtj" in tech_cls.accepted_keys():  # one temperature drives the device (Δ ∝ 1/T) and the periphery
         dev = model_dict.get("mtj") if isinstance(model_dict.get("mtj"), dict) else {}
@@ -321,6 +323,9 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",
                                               "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
                                               "p_read_disturb")}
+    writes = ()
+    if field_pulses.KEY in sec:
+        base, extra, writes = _field_writes(sec, path, spec, precision, base, extra, word_bits, where)
     wbuf = _num(sec, "write_buffer_words", path, where, 0, 1 << 20, integer=True, default=0)
     from simulator.protection import operating_point, protect
 
@@ -331,6 +336,7 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
 
     # ECC, write-verify and temperature act on the model's figures; figure keys in the YAML are final.
     base, extra, attempts = protect(base, extra, word_bits, code, verify, SWITCH_FRACTION, temperature_k)
+    writes = field_pulses.after_verify(writes, verify)
     base.update(explicit)
     for k in ("read_occupancy_ns", "write_occupancy_ns"):
         if base[k] <= 0:
@@ -338,8 +344,30 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
     return MemoryConfig(name=name, technology=tech, capacity_bytes=capacity_bytes, banks=banks,
                         word_bits=word_bits, write_buffer_words=wbuf, figures=figures, ecc=code, write_verify=verify,
                         write_attempts=attempts, endurance_cycles=endurance, temperature_k=temperature_k,
-                        operating_point=operating_point(spec, OPERATING_POINT_KEYS),
+                        operating_point=operating_point(spec, OPERATING_POINT_KEYS), field_writes=writes,
                         **base, **extra)
+
+
+def _field_writes(sec: dict, path: str, spec, precision: str, base: dict, extra: dict, word_bits: int,
+                  where: _Where):
+    """``field_write_pulse_ns`` of an MRAM memory: (figures, extra fields, field writes) (`simulator.field_pulses`)."""
+    key, value = f"{path}.{field_pulses.KEY}", sec[field_pulses.KEY]
+    if not field_pulses.is_mram(spec):
+        where.fail(key, value, f"only for memories with a write pulse (stt_mram, sot_mram), not {spec.technology}")
+    if spec.nvsim_file is not None:
+        where.fail(key, value, "not with nvsim_file: the NVSim output fixes the write pulse")
+    for k in ("write_energy_pj", "write_latency_ns", "write_occupancy_ns"):
+        if k in sec:
+            where.fail(f"{path}.{k}", sec[k], f"leave it out with {field_pulses.KEY}: the fields' pulses set it")
+    pulses = field_pulses.parse(value, path, precision, where.fail)
+    try:
+        writes, longest = field_pulses.field_writes(spec, pulses, precision)
+    except UserError as exc:
+        origin = f"--set {key}" if any(k.startswith(key) for k in where.overrides) else where.source
+        raise UserError(f"{origin}: {key} = {shown(repr(value))} (the device model refuses a field's pulse: "
+                        f"{shown(str(exc), 200)})") from None
+    base, extra = field_pulses.figures_with_fields(base, extra, writes, longest, word_bits, spec.pulse_ns())
+    return base, extra, writes
 
 
 def ecc_codes() -> tuple[str, ...]:
@@ -434,13 +462,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         where.fail("temperature_k", temperature, "must be a number of kelvin in [200, 400]")
     temperature = float(temperature)
     memories = {name: _memory(name, sec, where, clock, _write_demand(doc, name, array, vector, dram, clock),
-                              temperature) for name, sec in mems.items()}
+                              temperature, array.precision) for name, sec in mems.items()}
     pl = _section(doc, "placement", where, PLACED_CLASSES)
     targets = tuple(memories) + ("dram",)
     placement = {c: _choice(pl, c, "placement", where, targets) for c in PLACED_CLASSES}
     acc = doc.get("accumulator")
     if acc is not None and acc not in memories:
         where.fail("accumulator", acc, f"accepted: null, {', '.join(memories)}")
+    field_pulses.check_not_accumulator(memories, acc, array.precision, where.fail)
     energy = _energy(_section(doc, "energy", where, ("mac_pj", "vector_op_pj", "node_nm"), required=False), where,
                      array.precision)
     resolved = copy.deepcopy(doc)
@@ -451,6 +480,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         resolved["memories"][name]["resolved_figures"] = {k: float(getattr(mem, k)) for k in FIGURE_KEYS} | {
             "p_write_p2ap": mem.p_write_p2ap, "p_write_ap2p": mem.p_write_ap2p, "p_read_disturb": mem.p_read_disturb,
             "write_attempts": mem.write_attempts} | mem.operating_point
+        if mem.field_writes:
+            resolved["memories"][name]["resolved_figures"]["field_write_pulse_ns"] = {
+                w.name: w.pulse_ns for w in mem.field_writes}
     resolved["temperature_k"] = temperature
     resolved["dram"] = {f.name: getattr(dram, f.name) for f in fields(DramConfig)}
     resolved["energy"] = {"mac_pj": energy.mac_pj, "vector_op_pj": energy.vector_op_pj}

@@ -177,23 +177,31 @@ def render_errors(result, console: Console) -> None:
         console.print("bit errors: none (every memory that holds data is error-free)")
         return
     t = table("Bit errors by memory and tensor class (the /errors ledger)")
-    for col in ("memory", "class", "bits written", "bits read", "P write P→AP", "P write AP→P", "P read dist.",
-                "mean residence", "P retention", "expected wrong bits"):
-        t.add_column(col, justify="left" if col in ("memory", "class") else "right")
+    per_field = "field" in (err.dtype.names or ())
+    for col in ("memory", "class") + (("field",) if per_field else ()) + (
+            "bits written", "bits read", "P write P→AP", "P write AP→P", "P read dist.", "mean residence",
+            "P retention", "expected wrong bits"):
+        t.add_column(col, justify="left" if col in ("memory", "class", "field") else "right")
     mem_names = err["memory"].astype(str)
     expected = expected_bit_errors(err)
-    for mem in dict.fromkeys(mem_names):
-        for ci, cname in enumerate(schema.TENSOR_CLASSES):
-            m = (mem_names == mem) & (err["tensor_class"] == ci)
-            if not m.any():
-                continue
-            rows = err[m]
-            w = max(int(rows["bits_written"].sum()), 1)
-            res_ns = float((rows["mean_residence_ns"] * rows["bits_written"]).sum() / w)
-            t.add_row(mem, cname, f"{int(rows['bits_written'].sum()):.3g}", f"{int(rows['bits_read'].sum()):.3g}",
-                      f"{rows['p_write_p2ap'].max():.3g}", f"{rows['p_write_ap2p'].max():.3g}",
-                      f"{rows['p_read_disturb'].max():.3g}", fmt_time(res_ns * 1e-9),
-                      f"{rows['p_retention'].max():.3g}", f"{expected[m].sum():.4g}")
+    # a memory with per-field write pulses (simulator/field_pulses.py) has one row per field
+    fields = tuple(enumerate(schema.ERROR_FIELD_NAMES)) if per_field else ((None, None),)
+    groups = ((mem, ci, cname, fi, fname) for mem in dict.fromkeys(mem_names)
+              for ci, cname in enumerate(schema.TENSOR_CLASSES) for fi, fname in fields)
+    for mem, ci, cname, fi, fname in groups:
+        m = (mem_names == mem) & (err["tensor_class"] == ci)
+        if fi is not None:
+            m &= err["field"] == fi
+        if not m.any():
+            continue
+        rows = err[m]
+        w = max(int(rows["bits_written"].sum()), 1)
+        res_ns = float((rows["mean_residence_ns"] * rows["bits_written"]).sum() / w)
+        t.add_row(mem, cname, *((fname,) if per_field else ()), f"{int(rows['bits_written'].sum()):.3g}",
+                  f"{int(rows['bits_read'].sum()):.3g}",
+                  f"{rows['p_write_p2ap'].max():.3g}", f"{rows['p_write_ap2p'].max():.3g}",
+                  f"{rows['p_read_disturb'].max():.3g}", fmt_time(res_ns * 1e-9),
+                  f"{rows['p_retention'].max():.3g}", f"{expected[m].sum():.4g}")
     console.print(t)
 
 

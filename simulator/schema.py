@@ -63,6 +63,11 @@ ERRORS_FIELDS = [("layer_id", "i4"), ("tensor_class", CLASS_DT), ("memory", NAME
                  ("bits_read", "i8"), ("switch_fraction", "f8"), ("mean_residence_ns", "f8"),
                  ("p_write_p2ap", "f8"), ("p_write_ap2p", "f8"), ("p_read_disturb", "f8"), ("p_retention", "f8"),
                  ("p_residual", "f8")]
+# Runs where a memory uses per-field write pulses add a `field` column: one row per field of those
+# memories, `all` for every other memory's rows (simulator/field_pulses.py).
+ERROR_FIELD_NAMES = ("all", "sign", "exponent", "mantissa")
+ERROR_FIELD_DT = _enum(ERROR_FIELD_NAMES)
+ERRORS_FIELDS_PER_FIELD = ERRORS_FIELDS + [("field", ERROR_FIELD_DT)]
 
 MEMORIES_FIELDS = [("name", NAME_DT), ("technology", NAME_DT), ("capacity_kib", "i8"), ("banks", "i4"),
                    ("word_bits", "i4"), ("area_mm2", "f8"), ("leakage_mw", "f8"), ("read_energy_pj", "f8"),

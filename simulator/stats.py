@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulator import protection, schema
+from simulator import field_pulses, protection, schema
 from simulator.config import Config, MemoryConfig
 
 # Random data: on average half the bits of a word differ from what the cell held before.
@@ -141,15 +141,29 @@ class Ledger:
         return arr
 
     def errors_table(self) -> np.ndarray:
+        """One row per (layer, tensor class, memory); with a `field` column, one per field of a memory
+        with per-field write pulses (`simulator.field_pulses`) and ``all`` for the others."""
         keys = sorted(self.bits)
-        arr = np.zeros(len(keys), dtype=schema.ERRORS_FIELDS)
+        per_field = any(m.field_writes for m in self.cfg.memories.values())
         cc = schema.enum_codes(schema.TENSOR_CLASSES)
-        for i, (layer_id, tclass, memname) in enumerate(keys):
+        fc = schema.enum_codes(schema.ERROR_FIELD_NAMES)
+        rows = []
+        for layer_id, tclass, memname in keys:
             written, read, res_sum, res_w = self.bits[(layer_id, tclass, memname)]
             mem = self.cfg.memories[memname]
             residence = res_sum / res_w if res_w else 0.0
             p_ret = mem.p_retention(residence)
-            arr[i] = (layer_id, cc[tclass], memname, int(written), int(read), SWITCH_FRACTION, residence,
-                      mem.p_write_p2ap, mem.p_write_ap2p, mem.p_read_disturb, p_ret,
-                      protection.p_residual(mem, written, read, p_ret, SWITCH_FRACTION))
+            head = (layer_id, cc[tclass], memname)
+            if mem.field_writes:
+                for name, w, r, p2ap, ap2p, res in field_pulses.field_rows(mem, written, read, p_ret, SWITCH_FRACTION):
+                    rows.append(head + (w, r, SWITCH_FRACTION, residence, p2ap, ap2p, mem.p_read_disturb, p_ret, res,
+                                        fc[name]))
+                continue
+            row = head + (int(written), int(read), SWITCH_FRACTION, residence, mem.p_write_p2ap, mem.p_write_ap2p,
+                          mem.p_read_disturb, p_ret, protection.p_residual(mem, written, read, p_ret, SWITCH_FRACTION))
+            rows.append(row + (fc["all"],) if per_field else row)
+        dtype = schema.ERRORS_FIELDS_PER_FIELD if per_field else schema.ERRORS_FIELDS
+        arr = np.zeros(len(rows), dtype=dtype)
+        for i, row in enumerate(rows):
+            arr[i] = row
         return arr
