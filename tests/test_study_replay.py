@@ -174,6 +174,25 @@ def test_write_energy_claim_takes_the_cheapest_point_within_the_baseline_interva
     c = claims.write_energy_claim(rows, base_of)
     assert c["ours"] == "2.4x" and c["holds"] == "yes"
     assert "0.6 V, 20 ns" in c["statement"] and "0.5 V, 10 ns" in c["statement"]
+    rows[1]["diverged_fraction_all"] = 1 / 3  # a diverged seed is no minimal loss, whatever the interval
+    assert claims.write_energy_claim(rows, base_of)["ours"] == "1x"
+    rows[1]["diverged_fraction_all"] = 0.0
     rows[1]["accuracy_all"] = 0.87  # now below the baseline's interval: only the reference is within
     c = claims.write_energy_claim(rows, base_of)
     assert c["ours"] == "1x" and c["holds"] == "no"
+
+
+def test_bit_protect_points_write_sign_and_exponent_at_the_nominal_pulse():
+    spec = load_spec("bit_protect")
+    assert spec.replay is not None and spec.pareto[0].y == "accuracy_all"
+    pts = expand(spec)
+    by = {(p.labels["scheme"], p.labels["mantissa_pulse_ns"]): p.config for p in pts}
+    nominal = by[("nominal", 30)].memories["spm_act"]
+    for pulse in (5, 10, 15, 20):
+        uniform = by[("uniform", pulse)].memories["spm_act"]
+        protected = by[("sign_exponent_nominal", pulse)].memories["spm_act"]
+        # 9 of bf16's 16 bits (sign, exponent) at 30 ns, the 7 mantissa bits at the short pulse
+        assert uniform.write_energy_pj < protected.write_energy_pj < nominal.write_energy_pj
+        assert max(uniform.p_write_p2ap, uniform.p_write_ap2p) > max(protected.p_write_p2ap, protected.p_write_ap2p)
+        pulses = by[("sign_exponent_nominal", pulse)].resolved["memories"]["spm_act"]["field_write_pulse_ns"]
+        assert pulses == {"sign": 30, "exponent": 30, "mantissa": pulse}

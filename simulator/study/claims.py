@@ -94,12 +94,13 @@ def _accuracy_target(rows: list[dict]) -> str | None:
 
 
 def _within(r: dict, t: str) -> bool | None:
-    """Injected accuracy no lower than the error-free baseline's 95% interval (None: not judged)."""
+    """Injected accuracy no lower than the error-free baseline's 95% interval and no seed diverged
+    (a diverged run is no "minimal accuracy loss" however wide the interval); None: not judged."""
     if r.get("replayed") is not True or r.get("replay_error") or r.get(f"accuracy_{t}") in ("", None):
         return None
     if r.get("accuracy_baseline_ci_low") in ("", None):
         return None
-    return r[f"accuracy_{t}"] >= r["accuracy_baseline_ci_low"]
+    return r[f"accuracy_{t}"] >= r["accuracy_baseline_ci_low"] and r[f"diverged_fraction_{t}"] == 0
 
 
 def write_energy_claim(rows: list[dict], base_of: dict[int, int]) -> dict:

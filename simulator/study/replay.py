@@ -175,13 +175,13 @@ def ledger_records(result) -> list[dict]:
 
 
 def _field_name(value) -> str:
-    """A ``field`` column value (a name, or a code of `simulator.schema.FIELDS`) as its name."""
+    """A ``field`` column value (a name, or a code of `simulator.schema.ERROR_FIELD_NAMES`) as its name."""
     from simulator import schema
 
     if isinstance(value, bytes):
         return value.decode()
-    if hasattr(value, "item") and isinstance(value.item(), int) and hasattr(schema, "FIELDS"):
-        return schema.FIELDS[value.item()]
+    if hasattr(value, "item") and isinstance(value.item(), int):
+        return schema.ERROR_FIELD_NAMES[value.item()]
     return str(value.item() if hasattr(value, "item") else value)
 
 
