@@ -37,7 +37,7 @@ def execute(spec: StudySpec | str | Path | dict, *, quick: bool = False, out: st
             console=None, command: str | None = None) -> dict:
     """Run (or resume, or re-render) a study; returns everything its reports show: ``rows``,
     ``columns`` (tabulated), ``claims``, ``plots`` (paths), ``out``, ``cached``, ``seconds``."""
-    from simulator.study import claims, dispatch, plots, points, report, table
+    from simulator.study import claims, dispatch, pareto, plots, points, report, table
 
     t0 = time.perf_counter()
     spec = _as_spec(spec, quick)
@@ -47,20 +47,29 @@ def execute(spec: StudySpec | str | Path | dict, *, quick: bool = False, out: st
     pts = points.expand(spec)
     base_of = table.baseline_index(spec, pts)
     out_dir.mkdir(parents=True, exist_ok=True)
-    outcomes = dispatch.compute(pts, out_dir, scheduler=scheduler, workers=workers, progress=progress,
-                                console=console)
-    rows = table.build_rows(spec, pts, outcomes)
+    replay_cached = 0
+    with dispatch.Cluster(scheduler, workers, spec.replay is not None) as cluster:
+        outcomes = dispatch.compute(pts, out_dir, progress=progress, console=console, cluster=cluster)
+        rows = table.build_rows(spec, pts, outcomes)
+        pareto.mark(spec.pareto, rows)  # fronts of simulated columns choose the points a replay may take
+        if spec.replay is not None:
+            from simulator.study.replay import run_replays
+
+            replay_cached = run_replays(spec, pts, outcomes, rows, out_dir, cluster, progress=progress, console=console)
+            pareto.mark(spec.pareto, rows)
     table.write_csv(rows, out_dir / "results.csv")
     plot_dir = out_dir / "plots"
     written = plots.render_plots(spec.plots, rows, plot_dir)
+    written += [plot_dir / f"pareto_{f.name}.png" for f in spec.pareto
+                if pareto.render(f, rows, plot_dir / f"pareto_{f.name}.png")]
     for stale in set(plot_dir.glob("*.png")) - set(written):
         stale.unlink()
     ratio_cols = [c for c in rows[0] if "_ratio_vs_" in c] if rows else []
     study = {"name": spec.name, "quick": spec.quick, "description": spec.description, "rows": rows,
              "columns": list(spec.columns) or report.default_columns(rows, ratio_cols),
              "claims": claims.CLAIM_SETS[spec.claims](rows, base_of) if spec.claims else [],
-             "plots": written, "out": out_dir, "version": points.version_tag(),
-             "cached": sum(1 for p in pts if outcomes[p.key].get("cached")),
+             "pareto": spec.pareto, "plots": written, "out": out_dir, "version": points.version_tag(),
+             "cached": sum(1 for p in pts if outcomes[p.key].get("cached")), "replay_cached": replay_cached,
              "command": command or _command(spec, out)}
     report.write_summary(study, out_dir / "summary.md")
     report.write_html(study, out_dir / "index.html")

@@ -39,8 +39,62 @@ def _client(scheduler: str | None, workers: int | None, n_todo: int):
     return Client(cluster), cluster
 
 
+class Cluster:
+    """The Dask client of one study, started when the first task needs it and shared by the
+    simulation and replay stages."""
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None, more_stages: bool = False):
+        self.scheduler, self.workers = scheduler, workers
+        self.more_stages = more_stages  # later stages may need every worker: do not size to the first's tasks
+        self.client = self.cluster = None
+
+    def get(self, n_todo: int):
+        if self.client is None:
+            self.client, self.cluster = _client(self.scheduler, self.workers,
+                                                n_todo if not self.more_stages else 1 << 20)
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def run_tasks(cluster: Cluster, tasks: dict, on_done, *, total: int, done: int = 0, failed: int = 0,
+              what: str = "points", progress: bool = True, console=None) -> None:
+    """Submit ``tasks`` ({key: (function, args)}) and call ``on_done(key, outcome)`` as each one
+    finishes; an outcome is the function's dict (with ``deterministic``) or a worker failure."""
+    if not tasks:
+        return
+    client = cluster.get(len(tasks))
+    futures = {client.submit(fn, *args, key=f"mramsim-{what}-{k}", pure=False): k for k, (fn, args) in tasks.items()}
+    with _Progress(total, done, progress, console, what) as bar:
+        bar.failed = failed
+        pending = set(futures)
+        while pending:
+            finished = [f for f in pending if f.done()]
+            for f in finished:
+                pending.discard(f)
+                outcome = _outcome(f)
+                on_done(futures[f], outcome)
+                bar.finished(bool(outcome.get("error")))
+            if pending:
+                bar.running = _running(client, {f.key for f in pending})
+                bar.refresh()
+                time.sleep(_POLL_S if not finished else 0.05)
+
+
 def compute(points: list[Point], out_dir, *, scheduler: str | None = None, workers: int | None = None,
-            progress: bool = True, console=None) -> dict[str, dict]:
+            progress: bool = True, console=None, cluster: Cluster | None = None) -> dict[str, dict]:
     """Outcome ``{"row", "error", "run_seconds", "cached"}`` of every point, by point key."""
     from simulator.workload_source import resolve
 
@@ -60,30 +114,20 @@ def compute(points: list[Point], out_dir, *, scheduler: str | None = None, worke
         return outcomes
     traces = {w: resolve(w) for w in {p.workload for p in todo.values()}}
     version = version_tag()
-    client, cluster = _client(scheduler, workers, len(todo))
+
+    def done(key, outcome):
+        if outcome.pop("deterministic"):
+            cache.put(key, todo[key], outcome, version)
+        outcomes[key] = {**outcome, "cached": False}
+
+    own = cluster is None
+    cluster = cluster or Cluster(scheduler, workers)
     try:
-        futures = {client.submit(run_point, p.config, traces[p.workload], key=f"mramsim-study-{k}", pure=False): k
-                   for k, p in todo.items()}
-        with _Progress(len(outcomes) + len(todo), len(outcomes), progress, console) as bar:
-            bar.failed = sum(1 for o in outcomes.values() if o["error"])
-            pending = set(futures)
-            while pending:
-                done = [f for f in pending if f.done()]
-                for f in done:
-                    pending.discard(f)
-                    key = futures[f]
-                    outcome = _outcome(f)
-                    if outcome.pop("deterministic"):
-                        cache.put(key, todo[key], outcome, version)
-                    outcomes[key] = {**outcome, "cached": False}
-                    bar.finished(bool(outcome["error"]))
-                if pending:
-                    bar.running = _running(client, {f.key for f in pending})
-                    bar.refresh()
-                    time.sleep(_POLL_S if not done else 0.05)
+        run_tasks(cluster, {k: (run_point, (p.config, traces[p.workload])) for k, p in todo.items()}, done,
+                  total=len(outcomes) + len(todo), done=len(outcomes),
+                  failed=sum(1 for o in outcomes.values() if o["error"]), progress=progress, console=console)
     finally:
-        client.close()
-        if cluster is not None:
+        if own:
             cluster.close()
     return outcomes
 
@@ -105,10 +149,11 @@ def _running(client, keys: set) -> int:
 
 
 class _Progress:
-    """Points done (of all, cached included), running, failed and the ETA, on stderr."""
+    """Tasks (points or replays) done (of all, cached included), running, failed and the ETA, on stderr."""
 
-    def __init__(self, total: int, done: int, enabled: bool, console):
+    def __init__(self, total: int, done: int, enabled: bool, console, what: str = "points"):
         self.total, self.done, self.running, self.failed = total, done, 0, 0
+        self.what = what
         self.enabled = enabled
         self.console = console
 
@@ -118,12 +163,12 @@ class _Progress:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                        TimeRemainingColumn)
 
-            self.progress = Progress(TextColumn("points"), BarColumn(), MofNCompleteColumn(),
+            self.progress = Progress(TextColumn(self.what), BarColumn(), MofNCompleteColumn(),
                                      TextColumn("running {task.fields[running]}  failed {task.fields[failed]}"),
                                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                                      console=self.console or Console(stderr=True))
             self.progress.start()
-            self.task = self.progress.add_task("points", total=self.total, completed=self.done, running=0, failed=0)
+            self.task = self.progress.add_task(self.what, total=self.total, completed=self.done, running=0, failed=0)
         return self
 
     def finished(self, failed: bool) -> None:

@@ -48,8 +48,8 @@ def version_tag() -> str:
     h = hashlib.sha256()
     for d in _CODE_DIRS:
         for path in sorted((REPO_ROOT / d).rglob("*.py")):
-            if path.parent.name == "study" and path.name != "runner.py":
-                continue  # reporting code does not change a point's numbers
+            if path.parent.name == "study" and path.name not in ("runner.py", "replay.py"):
+                continue  # reporting code does not change a point's or a replay's numbers
             h.update(str(path.relative_to(REPO_ROOT)).encode())
             h.update(path.read_bytes())
     return f"{SIMULATOR_VERSION}+{h.hexdigest()[:12]}"
@@ -114,18 +114,29 @@ def expand(spec: StudySpec) -> list[Point]:
         if workload["name"] is None:
             raise UserError(f"{spec.source}: workload = None (give workload:, a workload axis or points with workload)")
         overrides = tuple(f"{k}={json.dumps(v)}" for k, (v, _) in sets.items())
+        sizing_error = None
+        if spec.area_budget is not None:
+            from simulator.study.budget import sized_memories
+
+            try:
+                sized = sized_memories(spec.area_budget, config["path"], {k: v for k, (v, _) in sets.items()})
+                overrides += (f"memories={json.dumps(sized)}",)
+            except UserError as exc:
+                sizing_error = str(exc).splitlines()[0]
         p = Point(index=index, knobs=knobs, workload=workload["name"], config_name=config["name"],
                   config_path=config["path"], overrides=overrides)
-        _load(p, spec, {k: o for k, (_, o) in sets.items()}, loaded)
+        _load(p, spec, {k: o for k, (_, o) in sets.items()}, loaded, sizing_error)
         p.labels = {**knobs, "workload": p.workload, "config": p.config_name, "technology": p.technology}
         points.append(p)
     _check_columns(spec, points)
     return points
 
 
-def _load(p: Point, spec: StudySpec, origins: dict, loaded: dict) -> None:
+def _load(p: Point, spec: StudySpec, origins: dict, loaded: dict, sizing_error: str | None = None) -> None:
     ident = (p.config_path, p.overrides)
-    if ident not in loaded:
+    if sizing_error is not None:
+        loaded[ident] = sizing_error
+    elif ident not in loaded:
         try:
             loaded[ident] = load_config(p.config_path, p.overrides)
         except UserError as exc:
@@ -169,8 +180,15 @@ def known_columns(spec: StudySpec, points: list[Point]) -> list[str]:
             if m not in mems:
                 mems.append(m)
     cols += list(memory_columns(mems))
+    if spec.area_budget is not None:
+        cols += ["area_budget_mm2", "area_budgeted_mm2"]
     if spec.baseline:
         cols += [f"{m}_ratio_vs_{spec.baseline.name}" for m in ("energy", "cycles")]
+    if spec.replay is not None:
+        from simulator.study.replay import replay_columns
+
+        cols += replay_columns(spec.replay)
+    cols += [f"pareto_{f.name}" for f in spec.pareto]
     cols.append("error")
     return cols
 
@@ -181,6 +199,16 @@ def _check_columns(spec: StudySpec, points: list[Point]) -> None:
         if k in RESULT_COLUMNS or k in ("workload", "config", "technology", "error"):
             raise UserError(f"{spec.source}: axes.{k} = ... (the name of a result column; choose another axis name)")
     refs = [(f"columns[{i}]", c) for i, c in enumerate(spec.columns)]
+    for i, f in enumerate(spec.pareto):
+        refs += [(f"pareto[{i}].{a}", getattr(f, a)) for a in ("x", "y")] + [(f"pareto[{i}].where.{c}", c) for c in f.where]
+    if spec.replay is not None and isinstance(spec.replay.points, dict):
+        rp = spec.replay.points
+        if set(rp) == {"front"}:
+            if rp["front"] not in {f.name for f in spec.pareto}:
+                raise UserError(f"{spec.source}: replay.points.front = {rp['front']!r} (not a pareto: front; fronts: "
+                                f"{', '.join(f.name for f in spec.pareto) or 'none'})")
+        else:
+            refs += [(f"replay.points.{c}", c) for c in rp]
     for i, pl in enumerate(spec.plots):
         refs += [(f"plots[{i}].{a}", getattr(pl, a)) for a in ("x", "y", "series", "panel") if getattr(pl, a)]
         refs += [(f"plots[{i}].where.{c}", c) for c in pl.where]

@@ -82,6 +82,14 @@ def _sections(study: dict) -> list[tuple[str, list[str], list[list[str]], set[in
     if variants:
         out.append(variants)
     out.append(("Results", cols, [[fmt(r.get(c, "")) for c in cols] for r in ok], text))
+    if study.get("pareto"):
+        from simulator.study.pareto import sections
+
+        labels = [k for k in list(rows[0])[:list(rows[0]).index("technology")] if k != "config"] if rows else []
+        out += sections(study["pareto"], rows, labels, fmt)
+    findings = [c["statement"] for c in study["claims"] if c.get("statement")]
+    if findings:
+        out.append(("Findings", ["finding"], [[f] for f in findings], {0}))
     if study["claims"]:
         keys = ["claim", "paper", "ours", "holds", "conditions"]
         out.append(("Claims of the paper against our results", keys,
@@ -98,9 +106,14 @@ def _sections(study: dict) -> list[tuple[str, list[str], list[list[str]], set[in
 def _facts(study: dict) -> list[str]:
     rows = study["rows"]
     failed = sum(1 for r in rows if r["error"])
-    return [f"command: `{study['command']}`",
-            f"points: {len(rows)} ({failed} failed, {study['cached']} from the cache)",
-            f"simulator version: {study['version']}"]
+    facts = [f"command: `{study['command']}`",
+             f"points: {len(rows)} ({failed} failed, {study['cached']} from the cache)"]
+    replayed = [r for r in rows if r.get("replayed") is True]
+    if replayed:
+        bad = sum(1 for r in replayed if r.get("replay_error"))
+        facts.append(f"replayed points: {len(replayed)} ({bad} failed, {study.get('replay_cached', 0)} replay tasks "
+                     "from the cache); accuracy: mean over seeds with a Student-t 95% interval, difference paired by seed")
+    return facts + [f"simulator version: {study['version']}"]
 
 
 def write_summary(study: dict, path: Path) -> None:

@@ -46,7 +46,7 @@ def hardware_columns(cfg) -> dict:
 
 def run_point(cfg, trace) -> dict:
     """Simulate one training step of ``trace`` on ``cfg``; returns ``{"row": {...}, "error": None,
-    "run_seconds": s}`` or ``{"row": None, "error": "one line", ...}`` for bad input."""
+    "run_seconds": s, "errors": the ledger rows that can flip a bit (for replays)}`` or ``{"row": None, "error": "one line", ...}`` for bad input."""
     from simulator.api import run
     from simulator.report import expected_bit_errors
 
@@ -69,4 +69,7 @@ def run_point(cfg, trace) -> dict:
            "dram_bytes": int(s["dram_read_bytes"] + s["dram_write_bytes"]),
            "expected_wrong_bits": float(expected_bit_errors(result.errors).sum()) if len(result.errors) else 0.0}
     row.update(hardware_columns(cfg))
-    return {"row": row, "error": None, "run_seconds": time.perf_counter() - t0, "deterministic": True}
+    from simulator.study.replay import ledger_records
+
+    return {"row": row, "error": None, "run_seconds": time.perf_counter() - t0, "deterministic": True,
+            "errors": ledger_records(result)}

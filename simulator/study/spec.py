@@ -19,7 +19,7 @@ from simulator.config import CONFIG_DIR
 
 STUDY_DIR = CONFIG_DIR / "studies"
 TOP_KEYS = ("name", "description", "base", "workload", "set", "axes", "points", "baseline", "columns", "plots",
-            "claims", "quick")
+            "claims", "quick", "replay", "pareto", "area_budget")
 # Names with a meaning of their own in axes and points; every other axis name is a dotted config key
 # (a list of values) or a labelled axis (a mapping of label -> settings).
 CONFIG_AXES = ("config", "preset")
@@ -27,7 +27,7 @@ POINT_KEYS = ("config", "workload", "set")
 PLOT_KINDS = ("bar", "line")
 PLOT_KEYS = ("name", "kind", "x", "y", "series", "panel", "where", "log_x", "log_y", "title")
 BASELINE_KEYS = ("name", "where", "match")
-QUICK_KEYS = ("axes", "points", "set")
+QUICK_KEYS = ("axes", "points", "set", "replay")
 CONFIG_SECTIONS = ("clock_ghz", "array", "vector", "training", "memories", "placement", "accumulator", "dram",
                    "energy")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -82,6 +82,9 @@ class StudySpec:
     claims: str | None
     quick: bool = False
     folder: Path = field(default=STUDY_DIR)
+    replay: object = None  # simulator.study.replay.ReplaySpec
+    pareto: tuple = ()  # simulator.study.pareto.ParetoSpec, ...
+    area_budget: object = None  # simulator.study.budget.AreaBudget
 
 
 def _short(value) -> str:
@@ -361,9 +364,16 @@ def parse_spec(doc: dict, source: str = "<study>", folder: Path | None = None, q
     claims = doc.get("claims")
     if claims is not None and claims not in CLAIM_SETS:
         where.fail("claims", claims, f"accepted: {', '.join(CLAIM_SETS)}")
+    from simulator.study.budget import parse_area_budget
+    from simulator.study.pareto import parse_pareto
+    from simulator.study.replay import parse_replay
+
     return StudySpec(name=name, source=source, description=description.strip(), base=base, workload=workload,
                      settings=settings, axes=tuple(axes), baseline=_baseline(doc.get("baseline"), where),
-                     columns=tuple(columns), plots=plots, claims=claims, quick=quick, folder=folder)
+                     columns=tuple(columns), plots=plots, claims=claims, quick=quick, folder=folder,
+                     replay=parse_replay(doc.get("replay"), quick_doc.get("replay"), where, quick),
+                     pareto=parse_pareto(doc.get("pareto"), where),
+                     area_budget=parse_area_budget(doc.get("area_budget"), where, folder))
 
 
 def load_spec(name_or_file: str | Path, quick: bool = False) -> StudySpec:

@@ -43,6 +43,10 @@ def build_rows(spec: StudySpec, points: list[Point], outcomes: dict[str, dict]) 
         row.update(p.labels)
         if o["row"]:
             row.update(o["row"])
+            if spec.area_budget is not None:
+                from simulator.study.budget import budget_columns
+
+                row.update(budget_columns(spec.area_budget, p.config))
         row["error"] = o["error"] or ""
         rows.append(row)
     for i, j in baseline_index(spec, points).items():
