@@ -16,6 +16,13 @@ _ROW_DTYPE = np.dtype([(n, np.dtype(t) if isinstance(t, str) else np.dtype("i1")
 FLUSH_ROWS = 1 << 16
 
 
+def concat_rows(parts: list[np.ndarray]) -> np.ndarray:
+    """Packed rows joined as bytes (numpy joins structured arrays field by field, ~15x slower)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(_ROW_DTYPE)
+
+
 class NullTracer:
     """Keeps nothing: for benchmarks and callers that only want the ledgers."""
 
@@ -78,7 +85,7 @@ class BufferTracer(NullTracer):
             self._drain(final=False)
 
     def _drain(self, final: bool) -> None:
-        pending = np.concatenate(self.packed) if len(self.packed) > 1 else self.packed[0]
+        pending = concat_rows(self.packed)
         cut = len(pending) if final else len(pending) // FLUSH_ROWS * FLUSH_ROWS
         for a in range(0, cut, FLUSH_ROWS):
             self.sink.append_timeline(pending[a:a + FLUSH_ROWS])
@@ -99,7 +106,7 @@ class BufferTracer(NullTracer):
             end = start
         if mark < self.written:
             parts.append(self.sink.read_timeline(mark, self.written).astype(_ROW_DTYPE))
-        return np.concatenate(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
+        return concat_rows(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
 
     def extend(self, rows: np.ndarray) -> None:
         self._flush()
@@ -113,5 +120,5 @@ class BufferTracer(NullTracer):
             if self.packed:
                 self._drain(final=True)
             return None
-        arr = np.concatenate(self.packed) if self.packed else np.zeros(0, dtype=_ROW_DTYPE)
-        return arr.astype(schema.TIMELINE_FIELDS)
+        arr = concat_rows(self.packed) if self.packed else np.zeros(0, dtype=_ROW_DTYPE)
+        return np.ascontiguousarray(arr).view(np.dtype(schema.TIMELINE_FIELDS))  # same layout: no copy
