@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.errors import UserError
 from simulator import schema
 
 _PHASE = schema.enum_codes(schema.PHASES)
@@ -38,6 +39,10 @@ class NullTracer:
     def mark(self) -> int:
         """How many rows were kept so far."""
         return 0
+
+    def count(self) -> int:
+        """Rows of the timeline as written (after `table`)."""
+        return self.mark()
 
     def since(self, mark: int) -> np.ndarray:
         """The rows kept since ``mark``, packed."""
@@ -122,3 +127,88 @@ class BufferTracer(NullTracer):
             return None
         arr = concat_rows(self.packed) if self.packed else np.zeros(0, dtype=_ROW_DTYPE)
         return np.ascontiguousarray(arr).view(np.dtype(schema.TIMELINE_FIELDS))  # same layout: no copy
+
+
+TIMELINE_DETAILS = ("slice", "op")  # `api.run(timeline=...)`: every slice, or one row per op and stream
+
+
+class OpTracer(BufferTracer):
+    """A coarser timeline: one row per op and (hw_unit, slot, tensor_class, stall, is_write), from
+    its first slice's start to its last slice's end, with the bytes summed and the lowest DRAM
+    address. The op's slices are buffered as a `BufferTracer` does (fast-forward copies them) and
+    folded when the next op's first slice arrives, so the rows are a function of the slice sequence
+    alone and equal with and without fast-forward."""
+
+    def __init__(self, hw_units: list[str], sink=None):
+        super().__init__(hw_units)
+        self.out_sink = sink
+        self.base = 0  # slices folded so far (marks stay global)
+        self.op_key: tuple | None = None
+        self.folded: list[np.ndarray] = []
+        self.n_folded = 0
+
+    def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
+              stall=schema.NO_STALL, is_write=0) -> None:
+        if t_end > t_start:
+            key = (layer_id, phase, op)
+            if key != self.op_key:
+                self._fold()
+                self.op_key = key
+            super().slice(t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass, nbytes, dram_addr, stall,
+                          is_write)
+
+    def mark(self) -> int:
+        return self.base + super().mark()
+
+    def since(self, mark: int) -> np.ndarray:
+        return super().since(mark - self.base)
+
+    def _fold(self) -> None:
+        self._flush()
+        if not self.packed:
+            return
+        rows = concat_rows(self.packed)
+        self.base += len(rows)
+        self.packed, self.n_packed = [], 0
+        key = np.zeros(len(rows), dtype=np.int64)  # the fields as digits (layer, phase and op are the fold's)
+        for name in ("hw_unit", "slot", "tensor_class", "stall", "is_write"):
+            col = rows[name].astype(np.int64)
+            bits = 8 * rows.dtype[name].itemsize
+            key = (key << bits) + col + (1 << (bits - 1))
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        out = rows[first]
+        out["t_start_cycles"] = np.full(len(first), np.iinfo(np.int64).max)
+        np.minimum.at(out["t_start_cycles"], inv, rows["t_start_cycles"])
+        out["t_end_cycles"] = 0
+        np.maximum.at(out["t_end_cycles"], inv, rows["t_end_cycles"])
+        out["bytes"] = 0
+        np.add.at(out["bytes"], inv, rows["bytes"])
+        out["dram_addr"] = np.iinfo(np.int64).max
+        np.minimum.at(out["dram_addr"], inv, rows["dram_addr"])
+        self.folded.append(out[np.argsort(first, kind="stable")])  # in order of the groups' first slices
+        self.n_folded += len(out)
+
+    def count(self) -> int:
+        return self.n_folded
+
+    def table(self) -> np.ndarray | None:
+        self._fold()
+        arr = concat_rows(self.folded) if self.folded else np.zeros(0, dtype=_ROW_DTYPE)
+        self.folded = [arr]
+        if self.out_sink is not None:
+            for a in range(0, len(arr), FLUSH_ROWS):
+                self.out_sink.append_timeline(arr[a:a + FLUSH_ROWS])
+            return None
+        return np.ascontiguousarray(arr).view(np.dtype(schema.TIMELINE_FIELDS))
+
+
+def make_tracer(detail, hw_units: list[str], sink=None) -> NullTracer:
+    """The tracer for ``api.run(timeline=detail)``: True or "slice", "op", False (none)."""
+    if detail is False:
+        return NullTracer()
+    if detail is True or detail == "slice":
+        return BufferTracer(hw_units, sink)
+    if detail == "op":
+        return OpTracer(hw_units, sink)
+    raise UserError(f"timeline = {detail!r} (must be one of {', '.join(TIMELINE_DETAILS)}, True or False)")
