@@ -74,6 +74,13 @@ class Scratchpad:
             drop += 1
         if drop:
             del busy[:drop]
+        if not busy or busy[-1][1] <= t:  # nothing reserved from t on: one piece, the usual case
+            if busy and busy[-1][1] == t:
+                busy[-1] = (busy[-1][0], t + demand)
+            else:
+                busy.append((t, t + demand))
+            self.busy_cycles += demand
+            return Reservation(t, t + demand, ((t, t + demand),))
         pieces: list[tuple[int, int]] = []
         remaining, cur, j = demand, t, 0
         while j < len(busy) and busy[j][1] <= cur:
