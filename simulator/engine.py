@@ -37,18 +37,14 @@ from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
 from simulator.placement import DIRECT, OpPlan, Plan, Transfer
-from simulator.stats import Ledger, OpRow
 from simulator.schema import NO_STALL
+from simulator.stats import Ledger, OpRow
 from simulator.timeline import NullTracer
 
 HISTORY_STATES = 256  # distinct op states the fast-forward remembers
 PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
 # may be a multiple of the state's)
 MAX_TEMPLATE_ROWS = 1 << 18  # longest period, in timeline rows, that is copied
-CHECKS_BEFORE_BACKOFF = 24  # failed state checks in an op after which they thin out (a state check
-# costs about a fifth of a simulated tile; ops whose tiles never repeat would pay it at every tile)
-MAX_CHECK_STRIDE = 8  # at most every 8th tile is checked once thinned (checked tiles are multiples
-# of the stride, so two of them are still a whole number of periods apart)
 
 
 @dataclass
@@ -70,7 +66,6 @@ class _OpState:
     runs: dict = field(default_factory=dict)
     ids: object = None  # tile_ids of the op's tiles, computed when first needed
     id_list: list = field(default_factory=list)
-    misses: int = 0  # state checks since the op's start or its last skip that found no period
 
     def tile(self, j: int):
         return self.plan.tiles[j + self.shift]
@@ -317,10 +312,6 @@ class Engine:
         period that contains skipped inner periods is found too."""
         if st.n - i <= TAIL_GUARD_TILES + 2:  # too near the op's end for a period to fit
             return
-        if st.misses >= CHECKS_BEFORE_BACKOFF:
-            stride = min(MAX_CHECK_STRIDE, 1 << ((st.misses - CHECKS_BEFORE_BACKOFF) // 8 + 1))
-            if (i + st.shift) % stride:
-                return
         sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
         if sig is None:
             return
@@ -350,10 +341,7 @@ class Engine:
                 st.n -= k * period
                 self.skipped_tiles += k * period
                 snap = Snapshot.take(self, row, i + st.shift)
-                st.misses = 0
                 break
-        else:
-            st.misses += 1
         seen.append(snap)
         if len(seen) > PERIODS_TRIED:
             del seen[0]
