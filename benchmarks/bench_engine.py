@@ -1,7 +1,8 @@
 """Speed and memory of the engine: batch scaling of a ResNet-18 training step, and every built-in network.
 
 Run by hand: ``python benchmarks/bench_engine.py [--config F] [--repeat 1] [--only scaling|workloads|startup]
-[--no-fast-forward] [--against DIR]``; ``--against DIR`` also runs every scenario with the checkout in DIR
+[--no-fast-forward] [--coarse-timeline] [--against DIR]``; ``--coarse-timeline`` measures runs that
+write one timeline row per op and stream (``run(timeline="op")``); ``--against DIR`` also runs every scenario with the checkout in DIR
 (e.g. ``git worktree add /tmp/before main``) and prints its CPU seconds and peak memory alongside. Each scenario runs in a fresh process, so its peak memory (max RSS) is its own.
 Times are CPU seconds of the run (user + system, HDF5 writing included), not wall time: the machine is
 shared, and CPU time is what another process cannot inflate much. With ``--repeat`` > 1 the best repeat
@@ -31,12 +32,14 @@ def _cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _child(workload: str, config: str | None, batch: int, phases: str, fast_forward: bool) -> None:
+def _child(workload: str, config: str | None, batch: int, phases: str, fast_forward: bool, coarse: bool) -> None:
     from simulator import run
     from simulator.config import load_config
 
     cfg = load_config(config, [f"training.batch={batch}"])
     kwargs = {} if fast_forward else {"fast_forward": False}
+    if coarse:
+        kwargs["timeline"] = "op"
     with tempfile.TemporaryDirectory() as tmp:
         c0 = _cpu_seconds()
         res = run(cfg, workload, phases=tuple(phases.split(",")), out=f"{tmp}/bench.h5", **kwargs)
@@ -56,6 +59,8 @@ def _measure(workload: str, batch: int, args, repo: Path = REPO) -> dict:
             cmd += ["--config", args.config]
         if args.no_fast_forward:
             cmd.append("--no-fast-forward")
+        if args.coarse_timeline:
+            cmd.append("--coarse-timeline")
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=repo, env=env).stdout
         r = json.loads(out.strip().splitlines()[-1])
         if best is None or r["cpu_s"] < best["cpu_s"]:
@@ -100,15 +105,18 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", choices=["scaling", "workloads", "startup"])
     ap.add_argument("--no-fast-forward", action="store_true", help="measure the event-per-tile engine")
+    ap.add_argument("--coarse-timeline", action="store_true", help="one timeline row per op and stream")
     ap.add_argument("--against", help="also measure the checkout in this folder (the 'before' columns)")
     ap.add_argument("--workload", default="resnet18", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=32, help=argparse.SUPPRESS)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        _child(args.workload, args.config, args.batch, args.child, not args.no_fast_forward)
+        _child(args.workload, args.config, args.batch, args.child, not args.no_fast_forward, args.coarse_timeline)
         return 0
     engine = "event-per-tile engine" if args.no_fast_forward else "fast-forward engine"
+    if args.coarse_timeline:
+        engine += ", coarse timeline"
     if args.only in (None, "scaling"):
         print(f"Batch scaling, training step ({engine}, CPU seconds):")
         print(HEADER + (AGAINST if args.against else ""))

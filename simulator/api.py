@@ -19,7 +19,7 @@ from simulator.fileio import atomic_output
 from simulator.h5out import RunFile
 from simulator.placement import Planner
 from simulator.stats import Ledger
-from simulator.timeline import BufferTracer, NullTracer
+from simulator.timeline import make_tracer
 from simulator.workload_source import resolve
 from workloads.layers import LayerTrace
 from workloads.phases import expand
@@ -102,10 +102,11 @@ def default_out_path(workload: str) -> Path:
 
 def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phases: tuple[str, ...] = schema.PHASES,
         ideal_memory: bool = False, out: str | Path | None = None, write: bool = True, seed: int = 0,
-        timeline: bool = True, fast_forward: bool = True, progress=None) -> RunResult:
+        timeline: bool | str = True, fast_forward: bool = True, progress=None) -> RunResult:
     """Simulate one training step (limited to ``phases``) of ``workload`` on ``config``.
 
-    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps);
+    ``write=False`` skips the HDF5 file; ``timeline=False`` keeps no timeline (faster, for sweeps),
+    ``timeline="op"`` a coarser one (one row per op and stream, `timeline.OpTracer`);
     ``fast_forward=False`` simulates every tile as events (the oracle of the default fast-forward);
     ``progress``: called with (ops done, ops in all) after every op.
     """
@@ -121,16 +122,17 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             sink = stack.enter_context(RunFile(stack.enter_context(atomic_output(path))))
-        tracer = BufferTracer(hw_units, sink) if timeline else NullTracer()
+        tracer = make_tracer(timeline, hw_units, sink)
         ledger = Ledger(cfg)
         engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward, progress)
         total = engine.run()
         _add_residence(ledger, plan, engine, cfg)
-        rows = tracer.mark()
+        tl = tracer.table()
+        rows = tracer.count()
         result = RunResult(
             workload=trace.workload, config=cfg, phases=tuple(phases), ideal_memory=ideal_memory, seed=seed,
             layers=ledger.layers_table(), traffic=ledger.traffic_table(), energy=ledger.energy_table(),
-            errors=ledger.errors_table(), timeline=tracer.table(), total_cycles=total, hw_units=hw_units,
+            errors=ledger.errors_table(), timeline=tl, total_cycles=total, hw_units=hw_units,
             wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
             layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles,
             n_timeline_rows=rows, power_gating=engine.gating.totals())

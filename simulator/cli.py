@@ -74,6 +74,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     w.add_argument("--config", help="YAML config (default: configs/default.yaml)")
     w.add_argument("--out", help="HDF5 output file (default: traces/runs/<workload>-<time>.h5)")
     w.add_argument("--dry-run", action="store_true", help="validate config and workload only")
+    w.add_argument("--coarse-timeline", dest="timeline", action="store_const", const="op", default=True,
+                   help="one timeline row per op and stream (hw unit, slot, tensor class, stall) instead of per slice")
     w.add_argument("--top", type=int, default=10, help="how many slowest layer ops to list")
     _add_run_options(w)
 
@@ -117,7 +119,7 @@ def _cmd_workload(args) -> int:
         return 0
     result = run_with_progress(f"simulating {trace.workload}", cfg, trace, phases=phases,
                                ideal_memory=args.ideal_memory, out=args.out, seed=args.seed,
-                               fast_forward=args.fast_forward)
+                               fast_forward=args.fast_forward, timeline=args.timeline)
     render_run(result, top=args.top)
     return 0
 

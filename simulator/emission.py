@@ -35,13 +35,26 @@ def psum_memory(cfg: Config, tile_out_bytes: int) -> str:
 
 
 def _factorize(cols: list[np.ndarray], n: int) -> np.ndarray:
-    """One integer per row, equal exactly for rows equal in every column."""
+    """One integer per row, equal exactly for rows equal in every column (not dense: only equality
+    is used). Columns are combined as digits of a mixed-radix number; a column of small range is its
+    own digit, a wider one is ranked first, and the number is re-ranked before it could overflow."""
     ids = np.zeros(n, dtype=np.int64)
+    width = 1
     for c in cols:
-        _, inv = np.unique(c, return_inverse=True)
-        width = int(inv.max()) + 1 if n else 1
-        _, ids = np.unique(ids * width + inv.reshape(-1), return_inverse=True)
-        ids = ids.reshape(-1).astype(np.int64)
+        c = np.broadcast_to(np.asarray(c, dtype=np.int64).reshape(-1), (n,))
+        lo = int(c.min()) if n else 0
+        span = int(c.max()) - lo + 1 if n else 1
+        if span <= 1 << 20:
+            code = c - lo
+        else:
+            _, code = np.unique(c, return_inverse=True)
+            code, span = code.reshape(-1).astype(np.int64), int(code.max()) + 1
+        if width * span >= 1 << 62:
+            _, ids = np.unique(ids, return_inverse=True)
+            ids = ids.reshape(-1).astype(np.int64)
+            width = int(ids.max()) + 1
+        ids = ids * span + code
+        width *= span
     return ids
 
 

@@ -38,6 +38,7 @@ from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
 from simulator.placement import DIRECT, OpPlan, Plan, Transfer
 from simulator.power_gating import PowerGating
+from simulator.schema import NO_STALL
 from simulator.stats import Ledger, OpRow
 from simulator.timeline import NullTracer
 
@@ -78,6 +79,7 @@ class Engine:
         self.plan = plan
         self.ledger = ledger
         self.tracer = tracer or NullTracer()
+        self._trace = self.tracer.slice
         self.ideal = ideal_memory
         self.fast_forward = fast_forward
         self.progress = progress  # called with (ops done, ops in all) after every op
@@ -108,8 +110,12 @@ class Engine:
         self.gating.finish(self.ledger)
         return self.now()
 
-    def _slice(self, t_start, t_end, *args, **kwargs) -> None:
-        self.tracer.slice(t_start + self.offset, t_end + self.offset, *args, **kwargs)
+    def _slice(self, t_start, t_end, unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
+               stall=NO_STALL, is_write=0) -> None:
+        if t_end > t_start:  # the tracers keep no empty slice
+            off = self.offset
+            self._trace(t_start + off, t_end + off, unit, slot, layer_id, phase, op, tclass, nbytes, dram_addr, stall,
+                        is_write)
 
     # ------------------------------------------------------------------------------------------
     def _step(self):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.errors import UserError
 from simulator import schema
 
 _PHASE = schema.enum_codes(schema.PHASES)
@@ -14,6 +15,13 @@ _STALL = schema.enum_codes(schema.STALLS + (schema.NO_STALL,))
 
 _ROW_DTYPE = np.dtype([(n, np.dtype(t) if isinstance(t, str) else np.dtype("i1")) for n, t in schema.TIMELINE_FIELDS])
 FLUSH_ROWS = 1 << 16
+
+
+def concat_rows(parts: list[np.ndarray]) -> np.ndarray:
+    """Packed rows joined as bytes (numpy joins structured arrays field by field, ~15x slower)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in parts]).view(_ROW_DTYPE)
 
 
 class NullTracer:
@@ -31,6 +39,10 @@ class NullTracer:
     def mark(self) -> int:
         """How many rows were kept so far."""
         return 0
+
+    def count(self) -> int:
+        """Rows of the timeline as written (after `table`)."""
+        return self.mark()
 
     def since(self, mark: int) -> np.ndarray:
         """The rows kept since ``mark``, packed."""
@@ -78,7 +90,7 @@ class BufferTracer(NullTracer):
             self._drain(final=False)
 
     def _drain(self, final: bool) -> None:
-        pending = np.concatenate(self.packed) if len(self.packed) > 1 else self.packed[0]
+        pending = concat_rows(self.packed)
         cut = len(pending) if final else len(pending) // FLUSH_ROWS * FLUSH_ROWS
         for a in range(0, cut, FLUSH_ROWS):
             self.sink.append_timeline(pending[a:a + FLUSH_ROWS])
@@ -99,7 +111,7 @@ class BufferTracer(NullTracer):
             end = start
         if mark < self.written:
             parts.append(self.sink.read_timeline(mark, self.written).astype(_ROW_DTYPE))
-        return np.concatenate(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
+        return concat_rows(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
 
     def extend(self, rows: np.ndarray) -> None:
         self._flush()
@@ -113,5 +125,104 @@ class BufferTracer(NullTracer):
             if self.packed:
                 self._drain(final=True)
             return None
-        arr = np.concatenate(self.packed) if self.packed else np.zeros(0, dtype=_ROW_DTYPE)
-        return arr.astype(schema.TIMELINE_FIELDS)
+        arr = concat_rows(self.packed) if self.packed else np.zeros(0, dtype=_ROW_DTYPE)
+        return np.ascontiguousarray(arr).view(np.dtype(schema.TIMELINE_FIELDS))  # same layout: no copy
+
+
+TIMELINE_DETAILS = ("slice", "op")  # `api.run(timeline=...)`: every slice, or one row per op and stream
+
+
+class OpTracer(BufferTracer):
+    """A coarser timeline: one row per op and (hw_unit, slot, tensor_class, stall, is_write), from
+    its first slice's start to its last slice's end, with the bytes summed and the lowest DRAM
+    address. The op's slices are buffered as a `BufferTracer` does (fast-forward copies them) and
+    folded when the next op's first slice arrives, so the rows are a function of the slice sequence
+    alone and equal with and without fast-forward."""
+
+    def __init__(self, hw_units: list[str], sink=None):
+        super().__init__(hw_units)
+        self.out_sink = sink
+        self.base = 0  # slices folded so far (marks stay global)
+        self.op_key: tuple | None = None
+        self.folded: list[np.ndarray] = []
+        self.n_folded = 0
+
+    def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
+              stall=schema.NO_STALL, is_write=0) -> None:
+        if t_end > t_start:
+            key = (layer_id, _PHASE[phase], _OP[op])
+            if key != self.op_key:
+                self._fold()
+                self.op_key = key
+            super().slice(t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass, nbytes, dram_addr, stall,
+                          is_write)
+
+    def extend(self, rows: np.ndarray) -> None:
+        """Packed rows, split where their op changes (power gating's rows span every op)."""
+        if not len(rows):
+            return
+        ops = np.stack([rows["layer_id"].astype(np.int64), rows["phase"].astype(np.int64),
+                        rows["op"].astype(np.int64)], axis=1)
+        cuts = np.flatnonzero((ops[1:] != ops[:-1]).any(axis=1)) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(rows)]):
+            key = tuple(int(v) for v in ops[a])
+            if key != self.op_key:
+                self._fold()
+                self.op_key = key
+            super().extend(rows[a:b])
+
+    def mark(self) -> int:
+        return self.base + super().mark()
+
+    def since(self, mark: int) -> np.ndarray:
+        return super().since(mark - self.base)
+
+    def _fold(self) -> None:
+        self._flush()
+        if not self.packed:
+            return
+        rows = concat_rows(self.packed)
+        self.base += len(rows)
+        self.packed, self.n_packed = [], 0
+        key = np.zeros(len(rows), dtype=np.int64)  # the fields as digits (layer, phase and op are the fold's)
+        for name in ("hw_unit", "slot", "tensor_class", "stall", "is_write"):
+            col = rows[name].astype(np.int64)
+            bits = 8 * rows.dtype[name].itemsize
+            key = (key << bits) + col + (1 << (bits - 1))
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        out = rows[first]
+        out["t_start_cycles"] = np.full(len(first), np.iinfo(np.int64).max)
+        np.minimum.at(out["t_start_cycles"], inv, rows["t_start_cycles"])
+        out["t_end_cycles"] = 0
+        np.maximum.at(out["t_end_cycles"], inv, rows["t_end_cycles"])
+        out["bytes"] = 0
+        np.add.at(out["bytes"], inv, rows["bytes"])
+        out["dram_addr"] = np.iinfo(np.int64).max
+        np.minimum.at(out["dram_addr"], inv, rows["dram_addr"])
+        self.folded.append(out[np.argsort(first, kind="stable")])  # in order of the groups' first slices
+        self.n_folded += len(out)
+
+    def count(self) -> int:
+        return self.n_folded
+
+    def table(self) -> np.ndarray | None:
+        self._fold()
+        arr = concat_rows(self.folded) if self.folded else np.zeros(0, dtype=_ROW_DTYPE)
+        self.folded = [arr]
+        if self.out_sink is not None:
+            for a in range(0, len(arr), FLUSH_ROWS):
+                self.out_sink.append_timeline(arr[a:a + FLUSH_ROWS])
+            return None
+        return np.ascontiguousarray(arr).view(np.dtype(schema.TIMELINE_FIELDS))
+
+
+def make_tracer(detail, hw_units: list[str], sink=None) -> NullTracer:
+    """The tracer for ``api.run(timeline=detail)``: True or "slice", "op", False (none)."""
+    if detail is False:
+        return NullTracer()
+    if detail is True or detail == "slice":
+        return BufferTracer(hw_units, sink)
+    if detail == "op":
+        return OpTracer(hw_units, sink)
+    raise UserError(f"timeline = {detail!r} (must be one of {', '.join(TIMELINE_DETAILS)}, True or False)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simulator import placement
@@ -33,10 +33,12 @@ def _check_same(lazy, old: list) -> None:
         assert _tile_fields(lazy[j]) == _tile_fields(t), j
     with pytest.raises(IndexError):
         lazy[len(old)]
-    # ids partition the tiles exactly as the hashed descriptors of the materialised tiles do
+    # tiles with one id have one hashed descriptor (the ids refine the descriptors' partition; they may
+    # be finer where two tiles of different positions happen to have equal descriptors, which costs
+    # fast-forward a period, never exactness)
     new_ids, old_ids = tile_ids(lazy), tile_ids(old)
     pairs = set(zip(new_ids.tolist(), old_ids.tolist()))
-    assert len(pairs) == len(set(new_ids.tolist())) == len(set(old_ids.tolist()))
+    assert len(pairs) == len(set(new_ids.tolist()))
     for j, t in enumerate(old[:64]):
         phys = np.arange(j, len(old), 1 + len(old) // 50, dtype=np.int64)
         phys = phys[new_ids[phys] == new_ids[j]]
@@ -57,6 +59,8 @@ def _gemm_op(m, k, n, g, bytes_a, bytes_b, bytes_y, acc) -> Op:
        tiling=st.tuples(st.integers(1, 40), st.integers(1, 40), st.integers(1, 40), st.integers(1, 5)),
        order=st.sampled_from(["mn", "nm"]), streamed=st.tuples(st.booleans(), st.booleans(), st.booleans()),
        acc=st.booleans(), accumulator=st.booleans(), direct=st.booleans())
+@example(m=1, k=34, n=3, g=1, frac=(1, 1, 1), pad=0, tiling=(1, 4, 2, 1), order="mn",
+         streamed=(False, False, False), acc=False, accumulator=False, direct=False)  # equal descriptors by chance
 def test_gemm_tiles_equal_oracle(m, k, n, g, frac, pad, tiling, order, streamed, acc, accumulator, direct):
     """Random shapes and tilings, tensors whose bytes do not divide over their elements included."""
     cfg = load_config(None, [] if accumulator else ["accumulator=null"])

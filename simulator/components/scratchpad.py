@@ -79,6 +79,13 @@ class Scratchpad:
             drop += 1
         if drop:
             del busy[:drop]
+        if not busy or busy[-1][1] <= t:  # nothing reserved from t on: one piece, the usual case
+            if busy and busy[-1][1] == t:
+                busy[-1] = (busy[-1][0], t + demand)
+            else:
+                busy.append((t, t + demand))
+            self.busy_cycles += demand
+            return Reservation(t, t + demand, ((t, t + demand),))
         pieces: list[tuple[int, int]] = []
         remaining, cur, j = demand, t, 0
         while j < len(busy) and busy[j][1] <= cur:
@@ -92,12 +99,20 @@ class Scratchpad:
             pieces.append((cur, cur + take))
             remaining -= take
             cur += take
+        # the pieces sit in gaps between busy[j0:j] (j0: first interval ending at or after the first
+        # piece): only that stretch is merged, the rest of the list is kept as it is
+        lo = pieces[0][0]
+        j0 = 0
+        while j0 < j and busy[j0][1] < lo:
+            j0 += 1
+        if j < len(busy) and busy[j][0] <= cur:
+            j += 1  # an interval that starts where the last piece ends joins it
         merged: list[list[int]] = []
-        for a, b in sorted(busy + pieces):
+        for a, b in sorted(busy[j0:j] + pieces):
             if merged and a <= merged[-1][1]:
                 merged[-1][1] = max(merged[-1][1], b)
             else:
                 merged.append([a, b])
-        self.busy = [(a, b) for a, b in merged]
+        busy[j0:j] = [(a, b) for a, b in merged]
         self.busy_cycles += demand
         return Reservation(pieces[0][0], pieces[-1][1], tuple(pieces))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BLOCK_ROWS = 1 << 18  # copied timeline rows made at a time (memory stays bounded)
-MAX_COPY_REFS = 1 << 16  # address rows of copies remembered for longer periods
+MAX_COPY_REFS = 1 << 12  # address rows of copies remembered for longer periods
 
 
 @dataclass
