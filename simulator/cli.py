@@ -47,7 +47,7 @@ def parse_seed(text: str) -> int:
         value = None
     if value is None or not 0 <= value <= SEED_MAX:
         shown = text if len(text) <= 40 else text[:37] + "..."
-        raise UserError(f"--seed {shown}: expected an integer from 0 to {SEED_MAX}")
+        raise argparse.ArgumentTypeError(f"{shown!r}: expected an integer from 0 to {SEED_MAX}")
     return value
 
 

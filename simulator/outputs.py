@@ -130,8 +130,8 @@ def _check_out(text: str, arg: str, inputs, accepted: str, probe: bool) -> Path:
     real = p.resolve()
     for label, inp in _inputs_of(inputs):
         if _same_file(real, inp.resolve()):
-            raise UserError(f"{arg} {where}: is an input of the command ({label}); an output never replaces "
-                            f"an input (accepted: {accepted})")
+            raise UserError(f"{arg} {where}: is the same file as {label} (an output never replaces the "
+                            f"command's inputs or other outputs; accepted: {accepted})")
     try:
         st = os.stat(real)
     except FileNotFoundError:
@@ -182,6 +182,9 @@ def check_out_dir(path, arg: str = "--out", accepted: str = "a folder that exist
             os.unlink(tmp)
         except FileExistsError:
             pass
+        except OSError as exc:
+            raise UserError(f"{arg} {where}: cannot write in {probe_dir} ({exc.strerror}; accepted: {accepted})") \
+                from None
     except UserError:
         raise
     except (OSError, ValueError, RuntimeError) as exc:
@@ -248,8 +251,7 @@ def _handler(signum, frame) -> None:
                     pass
         os._exit(EXIT_SIGNAL_BASE + signum)
     _pending = signum
-    if signum == signal.SIGTERM:
-        _forward_to_children(signum)
+    _forward_to_children(signum)
     if not _deferring:
         raise _exception(signum)
 
