@@ -33,7 +33,7 @@ class InvariantError(RuntimeError):
     """A run broke an invariant; the message names it and the values."""
 
     def __init__(self, message: str):
-        super().__init__(f"invariant broken: {message} (a simulator bug, not an input error)")
+        super().__init__(f"invariant broken: {message}; a simulator bug, not an input error")
 
 
 class TimelineTally:
@@ -205,14 +205,14 @@ def check_energy(layers: np.ndarray, energy: np.ndarray) -> None:
         bad = ~np.isfinite(col) | (col < 0)
         if bad.any():
             i = int(np.argmax(bad))
-            _fail(f"/layers {_row_name(layers[i])}: energy_{c}_pj = {col[i]!r} (must be finite and >= 0)")
+            _fail(f"/layers {_row_name(layers[i])}: energy_{c}_pj = {float(col[i])!r} (must be finite and >= 0)")
     if len(energy):
         e = energy["energy_pj"]
         bad = ~np.isfinite(e) | (e < 0)
         if bad.any():
             i = int(np.argmax(bad))
             _fail(f"/energy row {i} ({schema.ENERGY_COMPONENTS[int(energy['component'][i])]}): energy_pj = "
-                  f"{e[i]!r} (must be finite and >= 0)")
+                  f"{float(e[i])!r} (must be finite and >= 0)")
     for k, c in enumerate(schema.ENERGY_COMPONENTS):
         a = float(layers[f"energy_{c}_pj"].sum()) if len(layers) else 0.0
         b = float(energy["energy_pj"][energy["component"] == k].sum()) if len(energy) else 0.0
@@ -230,13 +230,13 @@ def check_errors(errors: np.ndarray) -> None:
         if bad.any():
             i = int(np.argmax(bad))
             _fail(f"/errors row {i} (layer_id {int(errors['layer_id'][i])}, memory {_text(errors['memory'][i])}): "
-                  f"{col} = {v[i]!r} is not a probability in [0, 1]")
+                  f"{col} = {v[i].item()!r} is not a probability in [0, 1]")
     for col in ("mean_residence_ns", "bits_written", "bits_read"):
         v = errors[col]
         bad = ~np.isfinite(v) | (v < 0)
         if bad.any():
             i = int(np.argmax(bad))
-            _fail(f"/errors row {i} (layer_id {int(errors['layer_id'][i])}): {col} = {v[i]!r} (must be finite and >= 0)")
+            _fail(f"/errors row {i} (layer_id {int(errors['layer_id'][i])}): {col} = {v[i].item()!r} (must be finite and >= 0)")
 
 
 def _text(v) -> str:
