@@ -3,7 +3,7 @@
 - `check_out`: an output path is checked before any work starts: an existing folder, a device, FIFO or
   socket, a read-only file, a folder that does not exist or cannot be written, or one of the command's
   own inputs (same resolved path, or same device and inode: a hard link) is refused in one line.
-- `atomic_output`: a file is written under ``.<name>.<pid>.mramsim-tmp`` in the target folder and
+- `atomic_output`: a file is written under ``.<name>.<pid>.mramsim.tmp`` in the target folder and
   renamed over the target when complete, so an existing file is only ever replaced by a complete one.
   Such a temp name left by a killed run (its pid no longer alive) is removed by the next run writing
   the same output.
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from models.errors import UserError, shown
 
-TMP_SUFFIX = ".mramsim-tmp"
+TMP_SUFFIX = ".mramsim.tmp"
 EXIT_SIGNAL_BASE = 128  # shell convention: a command ended by signal N exits 128 + N
 
 
@@ -63,6 +63,8 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # another user's live process
         return True
+    except (OverflowError, ValueError):  # not a pid this system can have
+        return False
     return True
 
 
@@ -83,7 +85,7 @@ def remove_stale_temps(path: Path) -> list[Path]:
             try:
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
-            except FileNotFoundError:
+            except OSError:  # gone already, or not a file we may remove: left alone
                 pass
     return removed
 
@@ -195,7 +197,7 @@ def check_out_dir(path, arg: str = "--out", accepted: str = "a folder that exist
 
 @contextmanager
 def atomic_output(path, arg: str = "--out"):
-    """Yields the temp path (``.<name>.<pid>.mramsim-tmp`` beside ``path``); when the block ends
+    """Yields the temp path (``.<name>.<pid>.mramsim.tmp`` beside ``path``); when the block ends
     normally and no signal is pending it replaces ``path`` (mode from the umask); otherwise it is
     removed and the exception goes on."""
     path = check_out(path, arg, probe=False)

@@ -244,7 +244,7 @@ def test_cli_reports_a_broken_invariant_in_one_line_with_status_3(config_file, t
     err = capsys.readouterr().err.strip()
     assert status == invariants.EXIT_STATUS == 3
     assert len(err.splitlines()) == 1 and err.startswith("invariant broken: ") and "DRAM read bytes" in err
-    assert not out.exists() and not any(p.name.endswith(".mramsim-tmp") for p in tmp_path.iterdir())
+    assert not out.exists() and not any(p.name.endswith(".mramsim.tmp") for p in tmp_path.iterdir())
 
 
 def test_fast_forward_that_skips_bytes_is_caught(monkeypatch):

@@ -169,7 +169,7 @@ def test_temp_name_is_recognisable_and_replaced_atomically(tmp_path):
     out = tmp_path / "r.json"
     out.write_text("old")
     with outputs.atomic_output(out) as tmp:
-        assert os.path.basename(tmp) == f".r.json.{os.getpid()}.mramsim-tmp"
+        assert os.path.basename(tmp) == f".r.json.{os.getpid()}.mramsim.tmp"
         open(tmp, "w").write("half")
         assert out.read_text() == "old"  # the old file stays until the new one is complete
     assert out.read_text() == "half" and os.listdir(tmp_path) == ["r.json"]
@@ -196,11 +196,11 @@ def test_new_file_mode_follows_the_umask(tmp_path):
 
 def test_stale_temp_of_a_dead_run_is_removed_live_ones_kept(tmp_path):
     out = tmp_path / "r.h5"
-    dead = tmp_path / f".r.h5.{DEAD_PID}.mramsim-tmp"
+    dead = tmp_path / f".r.h5.{DEAD_PID}.mramsim.tmp"
     live_proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        live = tmp_path / f".r.h5.{live_proc.pid}.mramsim-tmp"
-        other = tmp_path / f".other.h5.{DEAD_PID}.mramsim-tmp"
+        live = tmp_path / f".r.h5.{live_proc.pid}.mramsim.tmp"
+        other = tmp_path / f".other.h5.{DEAD_PID}.mramsim.tmp"
         for p in (dead, live, other):
             p.write_bytes(b"\0" * 100)
         with outputs.atomic_output(out) as tmp:
@@ -253,7 +253,7 @@ def test_run_file_written_whole(run_file):
     _, run = run_file
     with h5py.File(run) as f:
         assert {"layers", "traffic", "energy", "timeline", "errors", "timeline_index"} <= set(f)
-    assert [p.name for p in run.parent.iterdir() if p.name.endswith(".mramsim-tmp")] == []
+    assert [p.name for p in run.parent.iterdir() if p.name.endswith(".mramsim.tmp")] == []
 
 
 def test_train_results_replace_an_old_file_only_when_complete(tmp_path, monkeypatch):
