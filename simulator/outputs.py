@@ -172,7 +172,7 @@ def check_out_dir(path, arg: str = "--out", accepted: str = "a folder that exist
     try:
         real = Path(text).expanduser().resolve()
         if real.exists() and not real.is_dir():
-            raise UserError(f"{arg} {where}: exists and is not a folder (accepted: {accepted})")
+            raise UserError(f"{arg} {where}: exists and is not a folder")
         probe_dir = real
         while not probe_dir.exists():
             probe_dir = probe_dir.parent
