@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     130 / 143 interrupted by SIGINT / SIGTERM (no output left half-written), 1 a failed study point."""
     from simulator import outputs
 
-    with outputs.signal_handling():
+    with outputs.signal_handling(restore=argv is not None):  # argv None: main is the program
         try:
             status = _dispatch(sys.argv[1:] if argv is None else argv)
         except UserError as exc:

@@ -270,9 +270,11 @@ def _forward_to_children(signum: int) -> None:
 
 
 @contextmanager
-def signal_handling():
+def signal_handling(restore: bool = True):
     """For a command's whole run (main thread): SIGINT and SIGTERM raise `KeyboardInterrupt` /
-    `Terminated` and are remembered (`pending_signal`); the previous handlers come back at the end."""
+    `Terminated` and are remembered (`pending_signal`). At the end the previous handlers come back,
+    or (``restore=False``: the process ends next) a signal during the interpreter's teardown exits
+    128 + N at once, its outputs already complete."""
     global _installed, _main_pid, _pending
     _main_pid = os.getpid()
     _pending = None
@@ -283,7 +285,18 @@ def signal_handling():
     finally:
         _installed = False
         for s, h in previous.items():
-            signal.signal(s, h)
+            signal.signal(s, h if restore else _exit_now)
+
+
+def _exit_now(signum, frame) -> None:
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a write the signal interrupted: what is buffered is lost
+            pass
+    os._exit(EXIT_SIGNAL_BASE + signum)
 
 
 def pending_signal() -> int | None:
