@@ -143,7 +143,9 @@ def test_signals_at_random_points(setup):
             p.send_signal(getattr(signal, sig))
         _, err = p.communicate(timeout=300)
         outcomes.append(p.returncode)
-        assert p.returncode in (0, STATUS[sig]), err.decode()
+        # -N: the signal landed in CPython's finalization, after the command's code ended (CPython resets
+        # the handlers to the default there); the outputs are settled by then, as the next lines check
+        assert p.returncode in (0, STATUS[sig], -getattr(signal, sig)), err.decode()
         assert _temps(out.parent) == []
         assert out.read_bytes() == good or _complete_run(out)
     assert any(rc != 0 for rc in outcomes)
