@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from models.errors import UserError
 from simulator import schema
 from models.package_data import output_root
 from simulator.config import Config, load_config
 from simulator.engine import Engine
-from simulator.fileio import atomic_output
 from simulator.h5out import RunFile
+from simulator.invariants import TimelineTally, check_run
+from simulator.outputs import atomic_output
 from simulator.placement import Planner
 from simulator.stats import Ledger
 from simulator.timeline import make_tracer
@@ -117,11 +119,12 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
     plan = Planner(cfg, ideal_memory).plan(ops)
     hw_units = list(schema.FIXED_HW_UNITS) + list(cfg.memories)
     path = Path(out or default_out_path(trace.workload)) if write else None
+    tally = TimelineTally(hw_units.index("dram")) if timeline else None
     with ExitStack() as stack:
         sink = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sink = stack.enter_context(RunFile(stack.enter_context(atomic_output(path))))
+            _make_folder(path.parent, out)
+            sink = stack.enter_context(RunFile(stack.enter_context(atomic_output(path)), tally))
         tracer = make_tracer(timeline, hw_units, sink)
         ledger = Ledger(cfg)
         engine = Engine(cfg, plan, ledger, tracer, ideal_memory, fast_forward, progress)
@@ -136,11 +139,21 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
             wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
             layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles,
             n_timeline_rows=rows, power_gating=engine.gating.totals())
+        if tally is not None and sink is None:
+            tally.add(result.timeline)
+        check_run(result, plan, engine.op_timing, tally)
         if sink is not None:
             sink.finish(result)
     result.path = path
     result.wall_seconds = time.perf_counter() - t_wall
     return result
+
+
+def _make_folder(folder: Path, out) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out {out or folder}: cannot create folder {folder} ({exc.strerror})") from None
 
 
 def _timeline(self: RunResult) -> np.ndarray:

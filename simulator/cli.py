@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -36,6 +37,29 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
+SEED_MAX = 2**32 - 1  # numpy's legacy and scikit-learn's random_state take seeds below 2**32
+
+
+def parse_seed(text: str) -> int:
+    """``--seed`` of the commands that use random numbers (train, device): an integer in [0, 2**32)."""
+    try:
+        value = int(text.replace("_", ""), 10)
+    except (ValueError, AttributeError):
+        value = None
+    if value is None or not 0 <= value <= SEED_MAX:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(f"{shown!r}: expected an integer from 0 to {SEED_MAX}")
+    return value
+
+
+class _RemovedSeed(argparse.Action):
+    """`workload` and `compare` have no random numbers: a seed would change nothing (docs/outputs.md)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise UserError(f"{parser.prog}: --seed: this command uses no random numbers (a run is a function of its "
+                        "config and workload), so it takes no seed; seeds belong to train and device --mc")
+
+
 def parse_phases(text: str | None) -> tuple[str, ...]:
     from simulator import schema
 
@@ -55,7 +79,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--phases", help=PHASES_HELP)
     p.add_argument("--ideal-memory", action="store_true",
                    help="zero-latency memories with unlimited bandwidth and capacity, no DMA time")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", action=_RemovedSeed, help=argparse.SUPPRESS)
     p.add_argument("--no-fast-forward", dest="fast_forward", action="store_false",
                    help="simulate every tile as events (the exact oracle of the default steady-state fast-forward)")
 
@@ -98,17 +122,26 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def run_inputs(args) -> dict[str, Path]:
+    """The files a workload run reads (an output must not be one of them)."""
+    name = Path(args.name)
+    workload = name if name.suffix.lower() in (".csv", ".yaml", ".yml") else LAYER_DIR / f"{args.name}.yaml"
+    return {"--config": Path(args.config) if args.config else CONFIG_DIR / "default.yaml", "NAME": workload}
+
+
 def _cmd_workload(args) -> int:
     from simulator.config import load_config
     from simulator.report import render_run
     from simulator.runner import run_with_progress
     from simulator.workload_source import resolve
 
+    from simulator.outputs import check_out
+
+    if args.out is not None:
+        check_out(args.out, "--out", run_inputs(args), accepted="a new or regular .h5 file path in a writable folder")
     phases = parse_phases(args.phases)
     cfg = load_config(args.config, args.overrides, ideal_memory=args.ideal_memory)
     trace = resolve(args.name)
-    if args.out and not Path(args.out).parent.exists():
-        raise UserError(f"--out {args.out}: folder {Path(args.out).parent} does not exist")
     if args.dry_run:
         from simulator.placement import Planner
         from workloads.phases import expand
@@ -118,8 +151,8 @@ def _cmd_workload(args) -> int:
         print(f"ok: {cfg.source} and {trace.workload} ({len(trace.layers)} layers, {len(ops)} ops) are valid")
         return 0
     result = run_with_progress(f"simulating {trace.workload}", cfg, trace, phases=phases,
-                               ideal_memory=args.ideal_memory, out=args.out, seed=args.seed,
-                               fast_forward=args.fast_forward, timeline=args.timeline)
+                               ideal_memory=args.ideal_memory, out=args.out, fast_forward=args.fast_forward,
+                               timeline=args.timeline)
     render_run(result, top=args.top)
     return 0
 
@@ -138,7 +171,7 @@ def _cmd_compare(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"compare: --jobs {args.jobs} (must be at least 1)")
     results = run_configs(configs, trace, [str(cfg.source) for cfg in configs], args.jobs, phases=phases,
-                          ideal_memory=args.ideal_memory, write=False, timeline=False, seed=args.seed,
+                          ideal_memory=args.ideal_memory, write=False, timeline=False,
                           fast_forward=args.fast_forward)
     render_compare(results)
     return 0
@@ -173,20 +206,41 @@ COMMANDS = {"workload": _cmd_workload, "compare": _cmd_compare, "list": _cmd_lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        argv = sys.argv[1:] if argv is None else argv
-        parser = build_parser(argv)
-        args = parser.parse_args(argv)
-        handler = COMMANDS.get(args.command)
-        if handler is None:
-            return importlib.import_module(PLUGIN_MODULES[args.command]).run(args)
-        return handler(args)
-    except UserError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    """Exit status: 0 done, 2 bad input (one line), 3 a broken invariant (a simulator bug, one line),
+    130 / 143 interrupted by SIGINT / SIGTERM (no output left half-written), 1 a failed study point."""
+    from simulator import outputs
+
+    with outputs.signal_handling(restore=argv is not None):  # argv None: main is the program
+        try:
+            status = _dispatch(sys.argv[1:] if argv is None else argv)
+        except UserError as exc:
+            print(str(exc), file=sys.stderr)
+            status = 2
+        except (KeyboardInterrupt, outputs.Terminated):
+            if outputs.pending_signal() is None:  # raised by code, not by a signal
+                print("interrupted", file=sys.stderr)
+            status = outputs.exit_status(outputs.pending_signal() or signal.SIGINT)
+        except Exception as exc:
+            from simulator.invariants import EXIT_STATUS, InvariantError
+
+            if not isinstance(exc, InvariantError):
+                raise
+            print(str(exc), file=sys.stderr)
+            status = EXIT_STATUS
+        pending = outputs.pending_signal()
+        if pending is not None:  # also a signal something swallowed (outputs' docstring)
+            print("interrupted" if pending == signal.SIGINT else "terminated", file=sys.stderr)
+            status = outputs.exit_status(pending)
+    return status
+
+
+def _dispatch(argv: list[str]) -> int:
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    handler = COMMANDS.get(args.command)
+    if handler is None:
+        return importlib.import_module(PLUGIN_MODULES[args.command]).run(args)
+    return handler(args)
 
 
 if __name__ == "__main__":

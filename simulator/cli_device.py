@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 
 from models.errors import UserError
+from simulator.cli import parse_seed
 
 DEFAULT_VOLTAGES = "0.5,0.6,0.7,0.8,0.9,1.0"
 DEFAULT_PULSES = "2,5,10,20"
@@ -23,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--voltages", default=DEFAULT_VOLTAGES, help="comma list of write voltages in V")
     p.add_argument("--pulses", default=DEFAULT_PULSES, help="comma list of write pulse widths in ns")
     p.add_argument("--mc", type=int, default=0, metavar="N", help="add an LLG Monte Carlo column with N trajectories")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=parse_seed, help="seed of the --mc trajectories (default: 0)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
 
@@ -85,8 +86,10 @@ def run(args) -> int:
     pulses = _floats(args.pulses, "--pulses", "ns")
     if args.mc < 0:
         raise UserError(f"--mc {args.mc}: must be a number of trajectories >= 0")
+    if args.seed is not None and not args.mc:
+        raise UserError(f"--seed {args.seed}: seeds the --mc Monte Carlo only (give --mc N)")
     name, sec, path = _memory_section(args)
-    sweep = technologies.parse(sec, f"{path}: memories.{name}").device_sweep(voltages, pulses, args.mc, args.seed)
+    sweep = technologies.parse(sec, f"{path}: memories.{name}").device_sweep(voltages, pulses, args.mc, args.seed or 0)
     console = make_console()
     console.print(f"[bold]{name}[/] ({path}): {sweep.summary[0]}")
     for line in sweep.summary[1:]:

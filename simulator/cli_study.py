@@ -30,6 +30,11 @@ def run(args) -> int:
         raise UserError("--workers: not used with --scheduler (the existing cluster has its own workers)")
     if args.scheduler and "://" not in args.scheduler:
         raise UserError(f"--scheduler {args.scheduler}: expected an address like tcp://HOST:PORT")
+    from simulator.outputs import check_out_dir
+    from simulator.study import STUDIES_DIR
+
+    # before Dask starts: the folder (default: one under STUDIES_DIR) can be created and written
+    check_out_dir(args.out if args.out is not None else STUDIES_DIR, "--out")
     command = shlex.join(["python", "-m", "simulator"] + sys.argv[1:]) if sys.argv[1:2] == ["study"] else None
     err = Console(stderr=True)
     study = execute(args.name, quick=args.quick, out=args.out, scheduler=args.scheduler, workers=args.workers,

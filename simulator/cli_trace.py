@@ -107,10 +107,11 @@ def run(args) -> int:
 
 
 def _export(tr, args, flt: dict) -> int:
-    from simulator.trace_export import DRAM_FORMATS, dram_summary_line, export_dram, export_perfetto
+    from simulator.trace_export import DRAM_FORMATS, check_outputs, dram_summary_line, export_dram, export_perfetto
 
     if not args.perfetto and not args.dram:
         raise UserError("trace export: give --perfetto OUT.json and/or --dram OUT.trace")
+    check_outputs(args.file, args.perfetto, args.dram)
     if args.fmt not in DRAM_FORMATS:
         raise UserError(f"--format {args.fmt}: unknown DRAM trace format (accepted: {', '.join(DRAM_FORMATS)})")
     if args.perfetto:

@@ -17,6 +17,7 @@ import h5py
 from models.errors import UserError
 from models.yamlio import parse_yaml
 from simulator import schema
+from simulator.cli import SEED_MAX, parse_seed
 from simulator.train_output import INJECT_CLASSES, render, write_results
 from workloads import optimizers
 
@@ -64,7 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--optimizer", default=None, choices=optimizers.names(),
                    help="default: the run's training.optimizer, so the replay trains as the run accounted")
     p.add_argument("--max-batches", type=int, help="train on at most this many batches per epoch")
-    p.add_argument("--seed", type=int, default=0, help="first seed of weights, batch order and flips (default: 0)")
+    p.add_argument("--seed", type=parse_seed, default=0, help="first seed of weights, batch order and flips (default: 0)")
     p.add_argument("--out", help="results file, .json or .h5 (default: FILE.train.json beside the run)")
     return p
 
@@ -132,13 +133,14 @@ def _config_value(config: dict, section: str, key: str) -> str | None:
     return None if value is None else str(value)
 
 
-def check_out(path: str | Path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() not in (".json", ".h5", ".hdf5"):
-        raise UserError(f"--out {path}: unknown file type {path.suffix or '(none)'!r} (accepted: .json, .h5, .hdf5)")
-    if not path.parent.is_dir():
-        raise UserError(f"--out {path}: folder {path.parent} does not exist")
-    return path
+def check_out(path: str | Path, inputs=()) -> Path:
+    """The results file: .json/.h5/.hdf5, and safe to write (`simulator.outputs.check_out`)."""
+    from simulator.outputs import check_out as check_output
+
+    real = check_output(path, "--out", inputs, accepted="a new or regular .json/.h5 file path in a writable folder")
+    if real.suffix.lower() not in (".json", ".h5", ".hdf5"):
+        raise UserError(f"--out {path}: unknown file type {real.suffix or '(none)'!r} (accepted: .json, .h5, .hdf5)")
+    return real
 
 
 # ---------------------------------------------------------------- the command
@@ -170,11 +172,15 @@ def run(args) -> int:
 
     from workloads import data, faults, formats, seeds, train
 
+    out = check_out(args.out if args.out else Path(args.source).with_suffix(".train.json"),
+                    {"--from": args.source, "--data": args.data})
     inject = faults.parse_classes(args.inject)
     overrides = faults.parse_ber(args.ber)
     if args.match == "flips" and overrides:
         raise UserError("--match flips scales the ledger's rates: it cannot be combined with --ber")
     seed_list = seeds.parse_seeds(args.seeds, args.seed)
+    if max(seed_list) > SEED_MAX:
+        raise UserError(f"--seeds {args.seeds[:40]}: seed {max(seed_list)} (with --seed {args.seed}) is above {SEED_MAX}")
     folds = args.folds if args.folds is not None else (1 if args.data else DEFAULT_DIGITS_FOLDS)
     if folds < 1:
         raise UserError(f"--folds {folds} (must be >= 1)")
@@ -192,7 +198,6 @@ def run(args) -> int:
         raise UserError(f"{args.source}: array.precision = {fmt_name} (accepted: {', '.join(formats.FORMATS)})")
     fmt = formats.FORMATS[fmt_name]
     protect = formats.parse_protect(args.protect, fmt)
-    out = check_out(args.out if args.out else Path(args.source).with_suffix(".train.json"))
     settings = train.TrainSettings(model=model_name, width=args.width, input_size=args.input_size,
                                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                    optimizer=args.optimizer or _config_value(run_config, "training", "optimizer")

@@ -1,7 +1,10 @@
 """Write a run to HDF5: root attributes and the /layers, /traffic, /energy, /timeline, /errors tables.
 
 The file is written under a temporary name in the target folder and renamed when complete, so a
-failed run never leaves a half-written file. The timeline is streamed: `RunFile.append_timeline`
+failed run never leaves a half-written file (`simulator.outputs.atomic_output`); every HDF5 call runs
+with SIGINT/SIGTERM deferred (`outputs.deferred_signals`): libhdf5 and h5py's object registry can
+otherwise drop the KeyboardInterrupt, and a signal in the middle of an h5py call could leave its lock
+held. The timeline is streamed: `RunFile.append_timeline`
 writes whole chunks as the engine fills them (memory does not grow with the run), and the op index
 (/timeline_index) is built chunk by chunk as they go.
 """
@@ -14,7 +17,7 @@ import h5py
 import numpy as np
 
 from simulator import schema
-from simulator.fileio import atomic_output
+from simulator.outputs import atomic_output, deferred_signals
 from simulator.memories_table import write_memories
 from simulator.trace import INDEX_FIELDS, index_runs, merge_runs
 
@@ -26,16 +29,19 @@ _TIMELINE_DT = np.dtype(schema.TIMELINE_FIELDS)
 class RunFile:
     """An open run file (the temporary name): timeline rows stream in, `finish` writes the rest."""
 
-    def __init__(self, tmp: str | Path):
-        self.f = h5py.File(tmp, "w")
+    def __init__(self, tmp: str | Path, tally=None):
+        with deferred_signals():
+            self.f = h5py.File(tmp, "w")
         self.rows = 0
         self._index: list[np.ndarray] = []
+        self.tally = tally  # `invariants.TimelineTally` counting the rows as they are written
 
     def __enter__(self) -> "RunFile":
         return self
 
     def __exit__(self, *exc) -> None:
-        self.f.close()
+        with deferred_signals():
+            self.f.close()
 
     def _dataset(self, first: int):
         if "timeline" not in self.f:
@@ -49,16 +55,25 @@ class RunFile:
         if not len(rows) and "timeline" in self.f:
             return
         rows = _as_timeline(rows)
-        ds = self._dataset(len(rows))
-        ds.resize((self.rows + len(rows),))
-        ds[self.rows:] = rows
+        with deferred_signals():
+            ds = self._dataset(len(rows))
+            ds.resize((self.rows + len(rows),))
+            ds[self.rows:] = rows
+            del ds
+        if self.tally is not None:
+            self.tally.add(rows)
         self._index.append(index_runs(rows, self.rows))
         self.rows += len(rows)
 
     def read_timeline(self, start: int, stop: int) -> np.ndarray:
-        return self.f["timeline"][start:stop]
+        with deferred_signals():
+            return self.f["timeline"][start:stop]
 
     def finish(self, result) -> None:
+        with deferred_signals():
+            self._finish(result)
+
+    def _finish(self, result) -> None:
         f = self.f
         f.attrs["schema_version"] = schema.SCHEMA_VERSION
         f.attrs["simulator_version"] = result.simulator_version

@@ -2,7 +2,7 @@
 traces for DRAMSim3 and Ramulator 2.
 
 Both writers stream: they read the timeline a chunk at a time (`Trace.iter_timeline`) and write as
-they go, to a temporary name in the target folder renamed when complete.
+they go, to a temporary name in the target folder renamed when complete (`simulator.outputs`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from numba import njit
 
 from models.errors import UserError
 from simulator import schema
-from simulator.fileio import atomic_output
+from simulator.outputs import atomic_output, check_out
 from simulator.trace import NO_STALL_CODE, STALL_NAMES, Trace
 
 DRAM_FORMATS = ("dramsim3", "ramulator")
@@ -26,12 +26,18 @@ _SLICE_FIELDS = ("t_start_cycles", "t_end_cycles", "hw_unit", "slot", "layer_id"
                  "bytes", "dram_addr", "stall", "is_write")
 
 
+def check_outputs(source: str | Path, perfetto: str | None, dram: str | None) -> None:
+    """Before any work: each output is writable and is neither the run file nor the other output."""
+    done: dict[str, Path] = {}
+    for flag, out, accepted in (("--perfetto", perfetto, "a new or regular .json file path in a writable folder"),
+                                ("--dram", dram, "a new or regular trace file path in a writable folder")):
+        if out is not None:
+            done[flag] = check_out(out, flag, {"FILE": source, **done}, accepted=accepted)
+
+
 @contextmanager
 def _atomic_text(path: str | Path, what: str):
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise UserError(f"{what} {path}: folder {path.parent} does not exist")
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+    with atomic_output(path, what) as tmp, open(tmp, "wb") as fh:
         yield fh
 
 

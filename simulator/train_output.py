@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from simulator import schema
-from simulator.fileio import atomic_output
+from simulator.outputs import atomic_output, deferred_signals
 
 INJECT_CLASSES = tuple(c for c in schema.TENSOR_CLASSES if c != "none")
 EPOCH_FIELDS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
@@ -119,7 +119,8 @@ def write_results(path: Path, results: dict) -> Path:
         if path.suffix.lower() == ".json":
             Path(tmp).write_text(json.dumps(_json_safe(results), indent=1) + "\n")
         else:
-            _write_h5(tmp, results)
+            with deferred_signals():  # see simulator.h5out
+                _write_h5(tmp, results)
     return path
 
 
