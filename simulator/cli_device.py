@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.limits import checked
 
 DEFAULT_VOLTAGES = "0.5,0.6,0.7,0.8,0.9,1.0"
 DEFAULT_PULSES = "2,5,10,20"
+MAX_POINTS = 64  # voltages or pulses in one table
+MAX_MC = 100_000  # LLG trajectories per cell (10^5 takes about a minute per cell on one core)
 
 
 def add_parser(sub) -> None:
@@ -32,8 +35,10 @@ def _floats(text: str, flag: str, unit: str) -> list[float]:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         values = []
-    if not values or any(v <= 0 for v in values):
-        raise UserError(f"{flag} {text}: expected a comma list of positive numbers in {unit}")
+    if not values or len(values) > MAX_POINTS:
+        raise UserError(f"{flag} {shown(text)}: expected a comma list of 1 to {MAX_POINTS} numbers in {unit}")
+    for v in values:
+        checked(v, flag)
     return values
 
 
@@ -83,8 +88,8 @@ def run(args) -> int:
 
     voltages = _floats(args.voltages, "--voltages", "V")
     pulses = _floats(args.pulses, "--pulses", "ns")
-    if args.mc < 0:
-        raise UserError(f"--mc {args.mc}: must be a number of trajectories >= 0")
+    if not 0 <= args.mc <= MAX_MC:
+        raise UserError(f"--mc {args.mc}: must be a number of trajectories in [0, {MAX_MC}]")
     name, sec, path = _memory_section(args)
     sweep = technologies.parse(sec, f"{path}: memories.{name}").device_sweep(voltages, pulses, args.mc, args.seed)
     console = make_console()
