@@ -69,8 +69,8 @@ def dram_from_config(d: dict, where: str) -> DramFigures:
         if key not in accepted:
             raise UserError(f"{where}.{key} = {d[key]!r} (unknown key; accepted: {', '.join(accepted)})")
     name = d.get("preset", "ddr4")
-    if name not in PRESETS:
-        raise UserError(f"{where}.preset = {name!r} (available: {', '.join(PRESETS)})")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise UserError(f"{where}.preset = {shown(name)} (available: {', '.join(PRESETS)})")
     overrides: dict[str, float | int] = {}
     for key in _FLOAT_FIELDS:
         if key in d:

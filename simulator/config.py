@@ -441,7 +441,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     targets = tuple(memories) + ("dram",)
     placement = {c: _choice(pl, c, "placement", where, targets) for c in PLACED_CLASSES}
     acc = doc.get("accumulator")
-    if acc is not None and acc not in memories:
+    if acc is not None and (not isinstance(acc, str) or acc not in memories):
         where.fail("accumulator", acc, f"accepted: null, {', '.join(memories)}")
     energy = _energy(_section(doc, "energy", where, ("mac_pj", "vector_op_pj", "node_nm"), required=False), where,
                      array.precision)

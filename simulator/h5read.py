@@ -2,7 +2,7 @@
 
 Before h5py sees a file: it must be a regular file with the HDF5 signature at offset 0 and a
 superblock whose end-of-file address fits the file's size (a truncated or zeroed file is refused
-here). Then the file's metadata is walked once in a forked child with a time limit
+here). Then the file's metadata (and its small tables) is walked once in a forked child with a time limit
 (`METADATA_TIMEOUT_S`): libhdf5 can loop forever on corrupt metadata, and a C loop cannot be
 interrupted, so the child meets it first and is killed; the parent then opens a file whose
 metadata reads are known to finish. Datasets are checked against `simulator.schema` (fields, kinds,
@@ -28,7 +28,7 @@ from simulator import schema
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 READER_MAJOR = "1"
-METADATA_TIMEOUT_S = 30.0  # the walk takes milliseconds on a good file of any size
+METADATA_TIMEOUT_S = 10.0  # the walk takes well under a second on a good file of any size
 MAX_TABLE_BYTES = 512 << 20  # a table read whole (/layers, /traffic, /energy, /errors, /timeline_index)
 MAX_CHUNK_ROWS = 1 << 22  # timeline rows per HDF5 chunk (the writer uses 65536)
 MAX_ATTR_BYTES = 16 << 20  # config_yaml and the other root attributes
@@ -99,7 +99,9 @@ def _superblock_eof(head: bytes) -> int | None:
 
 
 def _walk(f: h5py.File) -> None:
-    """Touch every piece of metadata a reader may use: objects, attributes, dtypes, chunk indexes."""
+    """Touch every piece of metadata a reader may use: objects, attributes, dtypes, chunk indexes, and
+    read every table but the timeline whole (their variable-length strings sit in heaps that can loop
+    too; the timeline's rows are fixed-size numbers, read chunk by chunk through the index walked here)."""
     for key in f.attrs:
         f.attrs[key]
     names = list(f)
@@ -112,6 +114,8 @@ def _walk(f: h5py.File) -> None:
             if obj.chunks is not None and obj.size:
                 for i in range(obj.id.get_num_chunks()):
                     obj.id.get_chunk_info(i)
+            if name != "timeline" and obj.size * obj.dtype.itemsize <= MAX_TABLE_BYTES:
+                obj[()]
 
 
 def _walk_in_child(p: Path) -> str | None:

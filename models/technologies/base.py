@@ -153,8 +153,8 @@ def names() -> tuple[str, ...]:
 
 
 def get(name, where: str = "memory") -> type[MemorySpec]:
-    if name not in _REGISTRY:
-        raise UserError(f"{where}.technology = {name!r} (available: {', '.join(_REGISTRY)})")
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise UserError(f"{where}.technology = {shown(name)} (available: {', '.join(_REGISTRY)})")
     return _REGISTRY[name]
 
 
