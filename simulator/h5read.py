@@ -181,6 +181,8 @@ def text_attr(f: h5py.File, p, name: str, required: bool = True, default: str = 
     value = f.attrs[name]
     if isinstance(value, np.ndarray) and value.shape == ():
         value = value[()]
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, bytes):
         if len(value) > MAX_ATTR_BYTES:
             raise _fail(p, f"attribute {name} is larger than {MAX_ATTR_BYTES >> 20} MiB")
@@ -202,6 +204,8 @@ def number_attr(f: h5py.File, p, name: str, lo: float, hi: float, integer: bool 
     value = f.attrs[name]
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(())[()]
+    if isinstance(value, np.generic):
+        value = value.item()
     kinds = (np.integer, int) if integer else (np.integer, np.floating, int, float)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds) or not np.isfinite(value) \
             or not lo <= value <= hi:
@@ -328,3 +332,35 @@ def _in_range(codes: np.ndarray, n: int, p, name: str, field: str, row0: int) ->
     if len(bad):
         i = int(bad[0])
         raise _fail(p, f"/{name} row {row0 + i}: {field} code {int(c[i])} (accepted 0 to {n - 1}; corrupt file)")
+
+
+# ------------------------------------------------------------------ output bounds
+
+DRAM_LINE_BYTES = 48  # longest request line of either DRAM trace format (address, command, cycle)
+
+
+def dram_budget_bytes(trace, out, burst_bytes: int) -> int:
+    """The DRAM bytes a trace export may expand: the run's own total in /layers (dram_read_bytes +
+    dram_write_bytes). Its request lines (one per burst, at most `DRAM_LINE_BYTES` each) must fit the
+    free space of the output's folder; rows that add up to more than it make the file corrupt."""
+    import shutil
+
+    lay = trace.layers
+    budget = int(lay["dram_read_bytes"].astype(object).sum() + lay["dram_write_bytes"].astype(object).sum())
+    lines = -(-budget // burst_bytes) + trace.timeline_rows
+    need = lines * DRAM_LINE_BYTES
+    folder = Path(out).resolve().parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return budget
+    if need > free:
+        raise _fail(trace.path, f"its /layers record {budget:,} DRAM bytes: up to {need:,} bytes of trace, more "
+                                f"than the {free:,} bytes free in {folder}")
+    return budget
+
+
+def check_dram_bytes(trace, seen_bytes: int, budget: int) -> None:
+    if seen_bytes > budget:
+        raise _fail(trace.path, f"/timeline DRAM transfers add up to more than the {budget:,} bytes its /layers "
+                                "record (corrupt file)")
