@@ -24,8 +24,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "cell_area_f2": (4.0, 2000.0, "F^2"),
     "write_voltage_v": (1e-3, MAX_CELL_VOLTAGE_V, "V"),
     "read_voltage_v": (1e-3, MAX_CELL_VOLTAGE_V, "V"),
-    "write_pulse_ns": (0.01, 1e4, "ns"),
-    "read_pulse_ns": (0.01, 1e4, "ns"),
+    # 1 us: 5x the write-point search's longest pulse (operating_point.T_MAX_NS); the Fokker-Planck
+    # solve grows with the pulse (10 us took 18 s on this 2-core machine)
+    "write_pulse_ns": (0.01, 1e3, "ns"),
+    "read_pulse_ns": (0.01, 1e3, "ns"),
     "wer_target": (1e-30, 0.5, ""),
     # MTJ device (configs/devices/*.yaml, memories.*.mtj)
     "delta": (1.0, 200.0, ""),
@@ -57,7 +59,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "clock_mhz": (1.0, 1e5, "MHz"),
     # CLI numbers
     "--voltages": (1e-3, MAX_CELL_VOLTAGE_V, "V"),
-    "--pulses": (0.01, 1e4, "ns"),
+    "--pulses": (0.01, 1e3, "ns"),
 }
 
 
