@@ -88,9 +88,9 @@ def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
     except UserError as exc:
         raise UserError(f"--from {exc}") from None
     with f:
-        h5read.check_version(f, path)
-        lay_ds = h5read.dataset(f, path, "layers", [c for c in schema.LAYERS_FIELDS if c[0] in ("layer", "layer_id")])
         err_ds = h5read.dataset(f, path, "errors", schema.ERRORS_FIELDS, OPTIONAL_ERRORS_FIELDS)
+        lay_ds = h5read.dataset(f, path, "layers", [c for c in schema.LAYERS_FIELDS if c[0] in ("layer", "layer_id")])
+        h5read.check_version(f, path)
         workload = h5read.text_attr(f, path, "workload", required=False)
         config = _run_config(path, h5read.text_attr(f, path, "config_yaml", required=False) or None)
         layers = h5read.read_table(lay_ds, path, "layers")

@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 from models.errors import UserError, shown
+from models.limits import checked
 from models.yamlio import parse_yaml
 from simulator import h5read, schema
 
@@ -203,6 +204,18 @@ class Trace:
         doc = parse_yaml(self.config_yaml, f"{self.path}: attribute config_yaml")
         if not isinstance(doc, dict):
             raise UserError(f"{self.path}: attribute config_yaml is not a YAML mapping")
+        for sec in ("array", "vector", "training", "dram", "energy", "placement", "memories"):
+            if sec in doc and not isinstance(doc[sec], dict):
+                raise UserError(f"{self.path}: attribute config_yaml: {sec} = {shown(doc[sec])} (must be a mapping)")
+        for name, mem in (doc.get("memories") or {}).items():
+            if not isinstance(mem, dict):
+                raise UserError(f"{self.path}: attribute config_yaml: memories.{shown(name)} = {shown(mem)} "
+                                "(must be a mapping)")
+        for key in ("clock_mhz", "bandwidth_gbps", "latency_ns", "burst_bytes", "channels"):
+            value = (doc.get("dram") or {}).get(key)
+            if value is not None:
+                checked(value, f"{self.path}: attribute config_yaml: dram.{key}", integer=key in ("burst_bytes",
+                                                                                                  "channels"))
         return doc
 
     # ------------------------------------------------------------------ small tables

@@ -255,3 +255,20 @@ def test_truncated_superblock_is_refused_before_h5py(run_file, tmp_path):
     path.write_bytes(data[:len(data) // 2])
     with pytest.raises(UserError, match=r"truncated: the HDF5 superblock says [\d,]+ bytes, the file has"):
         h5read.check_container(path)
+
+
+_scalar = st.sampled_from([None, True, 0, -1, 7, 2 ** 70, 0.5, float("nan"), float("inf"), "", "x", "spm_act"])
+_node = st.recursive(_scalar, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+    st.sampled_from(["memories", "dram", "array", "training", "spm_act", "clock_mhz", "burst_bytes", "channels",
+                     "technology", "banks", "rows"]), kids, max_size=4), max_leaves=10)
+
+
+@settings(FUZZ, max_examples=25)
+@given(doc=_node)
+def test_fuzz_stored_config_yaml(run_file, tmp_path, capsys, doc):
+    import yaml
+
+    path = _crafted(run_file, tmp_path, _set_attr("config_yaml", yaml.safe_dump(doc)))
+    for argv in (["trace", "show", path], ["trace", "export", path, "--perfetto", tmp_path / "p.json",
+                                           "--dram", tmp_path / "d.trace"]):
+        assert_clean(*_main(argv, capsys))
