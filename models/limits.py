@@ -21,7 +21,7 @@ MAX_CELL_VOLTAGE_V = 3.0
 RANGES: dict[str, tuple[float, float, str]] = {
     # memories (models.technologies)
     "node_nm": (5.0, 180.0, "nm"),
-    "cell_area_f2": (4.0, 2000.0, "F^2"),
+    "cell_area_f2": (1.0, 2000.0, "F^2"),
     "write_voltage_v": (1e-3, MAX_CELL_VOLTAGE_V, "V"),
     "read_voltage_v": (1e-3, MAX_CELL_VOLTAGE_V, "V"),
     # 1 us: 5x the write-point search's longest pulse (operating_point.T_MAX_NS); the Fokker-Planck

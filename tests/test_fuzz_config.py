@@ -139,7 +139,7 @@ def test_device_values_beyond_physics_name_the_limit(configs, key, value, messag
     ("dram.channels", "12345678901234567890123", r"dram.channels = 12345678901234567890123 \(must be in \[1, 1024\]\)"),
     ("energy.node_nm", "abc", r"--set energy.node_nm: energy.node_nm = 'abc' \(must be a finite number in \[22, 45\]\)"),
     ("energy.node_nm", ".nan", r"energy.node_nm = nan \(must be a finite number"),
-    ("memories.spm_act.cell_area_f2", "1e308", r"cell_area_f2 = 1e\+308 \(must be in \[4, 2000\] F\^2\)"),
+    ("memories.spm_act.cell_area_f2", "1e308", r"cell_area_f2 = 1e\+308 \(must be in \[1, 2000\] F\^2\)"),
     ("temperature_k", ".nan", r"temperature_k = nan \(must be a finite number in \[200, 400\]\)"),
 ])
 def test_sram_config_values_name_the_limit(key, value, message):

@@ -154,7 +154,7 @@ def names() -> tuple[str, ...]:
 
 def get(name, where: str = "memory") -> type[MemorySpec]:
     if not isinstance(name, str) or name not in _REGISTRY:
-        raise UserError(f"{where}.technology = {shown(name)} (available: {', '.join(_REGISTRY)})")
+        raise UserError(f"{where}.technology = {shown(repr(name))} (available: {', '.join(_REGISTRY)})")
     return _REGISTRY[name]
 
 
