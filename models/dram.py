@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.limits import checked
 
 
 @dataclass(frozen=True)
@@ -68,21 +69,21 @@ def dram_from_config(d: dict, where: str) -> DramFigures:
         if key not in accepted:
             raise UserError(f"{where}.{key} = {d[key]!r} (unknown key; accepted: {', '.join(accepted)})")
     name = d.get("preset", "ddr4")
-    if name not in PRESETS:
-        raise UserError(f"{where}.preset = {name!r} (available: {', '.join(PRESETS)})")
+    if not isinstance(name, str) or name not in PRESETS:
+        raise UserError(f"{where}.preset = {shown(name)} (available: {', '.join(PRESETS)})")
     overrides: dict[str, float | int] = {}
     for key in _FLOAT_FIELDS:
         if key in d:
             value = d[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise UserError(f"{where}.{key} = {value!r} (must be a positive number)")
-            overrides[key] = float(value)
+                raise UserError(f"{where}.{key} = {shown(value)} (must be a positive number)")
+            overrides[key] = float(checked(value, f"{where}.{key}"))
     for key in _INT_FIELDS:
         if key in d:
             value = d[key]
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise UserError(f"{where}.{key} = {value!r} (must be a positive integer)")
-            overrides[key] = value
+                raise UserError(f"{where}.{key} = {shown(value)} (must be a positive integer)")
+            overrides[key] = checked(value, f"{where}.{key}", integer=True)
     if "burst_bytes" in overrides and overrides["burst_bytes"] & (overrides["burst_bytes"] - 1):
         raise UserError(f"{where}.burst_bytes = {overrides['burst_bytes']} (must be a power of two)")
     return replace(PRESETS[name], **overrides)

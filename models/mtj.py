@@ -51,18 +51,20 @@ CELL_SECTION = "cell"
 DEFAULT_CONFIG = data_dir("configs") / "devices" / "mtj_default.yaml"
 
 # key: (lower, lower inclusive, upper, what is accepted)
+# Lower bounds keep every derived figure finite and every solver bounded (issue 13): below Δ = 5 a
+# free layer is superparamagnetic (no memory), and a few µA/Ω/nm is far outside any junction made.
 _RANGES = {
-    "delta": (0.0, False, 200.0, "0 < delta <= 200"),
-    "ic0_p2ap_ua": (0.0, False, 1e4, "0 < ic0_p2ap_ua <= 1e4"),
-    "ic0_ap2p_ua": (0.0, False, 1e4, "0 < ic0_ap2p_ua <= 1e4"),
-    "r_p_ohm": (0.0, False, 1e9, "0 < r_p_ohm <= 1e9"),
-    "tmr": (0.0, False, 100.0, "0 < tmr <= 100 (a ratio: 1.5 means 150%)"),
-    "tau0_ns": (0.0, False, 1e3, "0 < tau0_ns <= 1e3"),
-    "alpha": (0.0, False, 1.0, "0 < alpha <= 1"),
-    "ms_a_per_m": (0.0, False, 1e7, "0 < ms_a_per_m <= 1e7"),
-    "diameter_nm": (0.0, False, 1e4, "0 < diameter_nm <= 1e4"),
-    "thickness_nm": (0.0, False, 1e3, "0 < thickness_nm <= 1e3"),
-    "temperature_k": (0.0, False, 1e3, "0 < temperature_k <= 1000"),
+    "delta": (5.0, True, 200.0, "5 <= delta <= 200"),
+    "ic0_p2ap_ua": (0.1, True, 1e4, "0.1 <= ic0_p2ap_ua <= 1e4"),
+    "ic0_ap2p_ua": (0.1, True, 1e4, "0.1 <= ic0_ap2p_ua <= 1e4"),
+    "r_p_ohm": (10.0, True, 1e9, "10 <= r_p_ohm <= 1e9"),
+    "tmr": (0.01, True, 100.0, "0.01 <= tmr <= 100 (a ratio: 1.5 means 150%)"),
+    "tau0_ns": (1e-3, True, 1e3, "1e-3 <= tau0_ns <= 1e3"),
+    "alpha": (1e-4, True, 1.0, "1e-4 <= alpha <= 1"),
+    "ms_a_per_m": (1e4, True, 1e7, "1e4 <= ms_a_per_m <= 1e7"),
+    "diameter_nm": (1.0, True, 1e4, "1 <= diameter_nm <= 1e4"),
+    "thickness_nm": (0.1, True, 1e3, "0.1 <= thickness_nm <= 1e3"),
+    "temperature_k": (1.0, True, 1e3, "1 <= temperature_k <= 1000"),
     "r_access_ohm": (0.0, True, 1e9, "0 <= r_access_ohm <= 1e9"),
     "beta": (1.0, True, 2.0, "1 <= beta <= 2"),
 }

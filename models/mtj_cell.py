@@ -30,6 +30,7 @@ import yaml
 
 from models import mtj
 from models.errors import UserError
+from models.limits import checked
 
 CELL_KEYS = ("tmr_vh_v", "breakdown_v", "access_r_on_ohm_um", "access_i_sat_ua_per_um")
 COUPLING_KEYS = ("mu0_hk_t", "eta_p2ap", "eta_ap2p")
@@ -68,6 +69,7 @@ def make_cell(values: dict, cell_area_f2: float, node_nm: float, where: str) -> 
         v = values[k]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
             raise UserError(f"{where}.mtj.{k} = {v!r} (must be a positive number)")
+        checked(v, f"{where}.mtj.{k}")
     width = access_width_nm(cell_area_f2, node_nm, where)
     return CellModel(tmr_vh_v=float(values["tmr_vh_v"]), breakdown_v=float(values["breakdown_v"]), width_nm=width,
                      r_on_ohm=values["access_r_on_ohm_um"] / (1e-3 * width),
@@ -87,9 +89,8 @@ def couple(base: mtj.MTJParams, overrides: dict, where: str) -> mtj.MTJParams:
             raise UserError(f"{where}: unknown key {k!r} (accepted: {', '.join(sorted(names))}, "
                             f"{', '.join(COUPLING_KEYS)}, {', '.join(CELL_KEYS)})")
     for k in COUPLING_KEYS:
-        v = overrides.get(k)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0)):
-            raise UserError(f"{where}.{k} = {v!r} (must be a positive number)")
+        if overrides.get(k) is not None:
+            checked(overrides[k], f"{where}.{k}")
     # Validate the plain fields' ranges before using them.
     mtj.MTJParams.from_dict({f.name: overrides.get(f.name, getattr(base, f.name)) for f in fields(base)}, where)
     get = lambda k: float(overrides.get(k, getattr(base, k)))  # noqa: E731

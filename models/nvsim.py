@@ -17,11 +17,12 @@ the technology adds them from its device model.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import UserError
+from models.errors import UserError, shown
 from models.figures import ArrayFigures
 
 _SCALE = {
@@ -32,7 +33,17 @@ _SCALE = {
     "KB/s": 1e-6, "MB/s": 1e-3, "GB/s": 1.0, "TB/s": 1e3,
 }
 _CAPACITY = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
-_NUMBER = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+MAX_BYTES = 4 << 20  # an NVSim output is a few KiB
+MAX_CAPACITY_BYTES = 16 << 30  # the config's capacity_kib limit (simulator.config)
+# Each figure in the project's units, [low, high]: beyond any array NVSim models (issue 13: finite, physical).
+FIELD_RANGES = {
+    "area_mm2": (0.0, 1e5), "read_latency_ns": (0.0, 1e6), "write_latency_ns": (0.0, 1e6),
+    "read_bandwidth_gbps": (0.0, 1e6), "write_bandwidth_gbps": (0.0, 1e6), "read_energy_pj": (0.0, 1e9),
+    "write_energy_pj": (0.0, 1e9), "write_htree_energy_pj": (0.0, 1e9), "leakage_mw": (0.0, 1e7),
+    "write_pulse_ns": (0.0, 1e6), "sense_ns": (0.0, 1e6),
+}
+POSITIVE = ("area_mm2", "read_latency_ns", "write_latency_ns", "read_bandwidth_gbps", "write_bandwidth_gbps")
+_NUMBER = r"([0-9]{0,40}\.?[0-9]{1,40}(?:[eE][-+]?[0-9]{1,4})?)"  # bounded: no quadratic regex scans
 
 
 @dataclass(frozen=True)
@@ -94,12 +105,11 @@ class _Text:
 
 def parse_nvsim_output(path: str | Path) -> NvsimRun:
     """All figures of an NVSim RAM output file; one-line UserError naming what is missing."""
-    path = Path(path)
-    try:
-        t = _Text(path, path.read_text(errors="replace"))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read NVSim output ({exc.strerror})") from None
     from models import technologies
+    from models.yamlio import read_bytes
+
+    path = Path(path)
+    t = _Text(path, read_bytes(path, "an NVSim output file", MAX_BYTES).decode("latin-1"))
 
     cell = t.line(r"Memory Cell:\s*(\w+)", "'Memory Cell:' line").group(1)
     tech = technologies.for_nvsim_cell(cell)
@@ -109,7 +119,12 @@ def parse_nvsim_output(path: str | Path) -> NvsimRun:
     capacity_bytes = float(cap.group(1)) * _CAPACITY[cap.group(2)]
     if not capacity_bytes.is_integer():
         raise UserError(f"{path}: Capacity = {cap.group(1)}{cap.group(2)} (not a whole number of bytes)")
-    word_bits = int(t.line(r"Data Width\s*:\s*(\d+)\s*Bits", "'Data Width : <n>Bits' line").group(1))
+    width = t.line(r"Data Width\s*:\s*(\d+)\s*Bits", "'Data Width : <n>Bits' line").group(1)
+    word_bits = int(width) if len(width) <= 6 else 0
+    if not 8 <= word_bits <= 4096 or word_bits % 8:
+        raise UserError(f"{path}: Data Width = {shown(width)} Bits (must be a multiple of 8 from 8 to 4096)")
+    if not 1 <= capacity_bytes <= MAX_CAPACITY_BYTES:
+        raise UserError(f"{path}: Capacity = {cap.group(1)}{cap.group(2)} (must be 1 B to {MAX_CAPACITY_BYTES >> 30} GiB)")
     time_u, energy_u = ("ps", "ns", "us", "ms"), ("fJ", "pJ", "nJ", "uJ")
     run = NvsimRun(
         path=str(path),
@@ -132,9 +147,14 @@ def parse_nvsim_output(path: str | Path) -> NvsimRun:
     )
     if run.per_bit_write and run.write_pulse_ns <= 0:
         raise t.missing("'Set Pulse:' line of the MRAM cell")
-    for name in ("area_mm2", "read_latency_ns", "write_latency_ns", "read_bandwidth_gbps", "write_bandwidth_gbps"):
-        if not getattr(run, name) > 0:
-            raise UserError(f"{path}: {name} = {getattr(run, name)} (must be > 0)")
+    for name, (lo, hi) in FIELD_RANGES.items():
+        value = getattr(run, name)
+        if not (math.isfinite(value) and lo <= value <= hi) or (lo == 0 and name in POSITIVE and not value > 0):
+            raise UserError(f"{path}: {name} = {value:g} (must be {'> 0 and ' if name in POSITIVE else ''}"
+                            f"in [{lo:g}, {hi:g}])")
+    if run.write_htree_energy_pj > run.write_energy_pj:
+        raise UserError(f"{path}: H-Tree write energy {run.write_htree_energy_pj:g} pJ exceeds the Write Dynamic "
+                        f"Energy {run.write_energy_pj:g} pJ (a part larger than its total)")
     return run
 
 

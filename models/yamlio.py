@@ -90,8 +90,8 @@ def parse_yaml(text: str, where: str) -> object:
     return doc
 
 
-def read_text(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> str:
-    """A regular file's UTF-8 text, at most ``max_bytes`` (``what`` names it in errors)."""
+def read_bytes(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """A regular file's bytes, at most ``max_bytes`` (``what`` names it in errors)."""
     path = Path(path)
     try:
         with open(path, "rb") as fh:
@@ -103,6 +103,13 @@ def read_text(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> str:
         raise UserError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         raise UserError(f"{path}: larger than {max_bytes:,} bytes (expected {what})")
+    return data
+
+
+def read_text(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> str:
+    """A regular file's UTF-8 text, at most ``max_bytes`` (``what`` names it in errors)."""
+    path = Path(path)
+    data = read_bytes(path, what, max_bytes)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -9,12 +9,16 @@ worse direction with its 95% interval); this module only picks the memory and re
 from __future__ import annotations
 
 import copy
+import math
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.limits import RANGES
 from simulator.cli import parse_seed
 
 DEFAULT_VOLTAGES = "0.5,0.6,0.7,0.8,0.9,1.0"
 DEFAULT_PULSES = "2,5,10,20"
+MAX_POINTS = 64  # voltages or pulses in one table
+MAX_MC = 100_000  # LLG trajectories per cell: about a CPU minute per 10 ns cell on this 2-core machine (2e4: 12 s)
 
 
 def add_parser(sub) -> None:
@@ -33,8 +37,12 @@ def _floats(text: str, flag: str, unit: str) -> list[float]:
         values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         values = []
-    if not values or any(v <= 0 for v in values):
-        raise UserError(f"{flag} {text}: expected a comma list of positive numbers in {unit}")
+    if not values or len(values) > MAX_POINTS:
+        raise UserError(f"{flag} {shown(text)}: expected a comma list of 1 to {MAX_POINTS} numbers in {unit}")
+    lo, hi, _ = RANGES[flag]
+    for v in values:
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise UserError(f"{flag} {shown(text)}: {v:g} is outside [{lo:g}, {hi:g}] {unit}")
     return values
 
 
@@ -84,8 +92,8 @@ def run(args) -> int:
 
     voltages = _floats(args.voltages, "--voltages", "V")
     pulses = _floats(args.pulses, "--pulses", "ns")
-    if args.mc < 0:
-        raise UserError(f"--mc {args.mc}: must be a number of trajectories >= 0")
+    if not 0 <= args.mc <= MAX_MC:
+        raise UserError(f"--mc {args.mc}: must be a number of trajectories in [0, {MAX_MC}]")
     if args.seed is not None and not args.mc:
         raise UserError(f"--seed {args.seed}: seeds the --mc Monte Carlo only (give --mc N)")
     name, sec, path = _memory_section(args)

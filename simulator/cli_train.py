@@ -74,33 +74,32 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _decode(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def read_ledger(path: str | Path) -> tuple[str, dict, list[dict]]:
-    """(workload, the run's resolved config ({} if absent), /errors rows as plain dicts with the layer's name)."""
+    """(workload, the run's resolved config ({} if absent), /errors rows as plain dicts with the layer's name).
+
+    The file is checked by `simulator.h5read` (container, schema_version, fields, codes, sizes)."""
+    from simulator import h5read
+
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"--from {path}: no such file")
     try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise UserError(f"--from {path}: not an HDF5 file") from None
+        f = h5read.open_file(path)
+    except UserError as exc:
+        raise UserError(f"--from {exc}") from None
     with f:
-        for name in ("errors", "layers"):
-            if name not in f:
-                raise UserError(f"{path}: no /{name} table (not a run file from `python -m simulator workload`)")
-        workload = _decode(f.attrs.get("workload", ""))
-        config = _run_config(path, f.attrs.get("config_yaml"))
-        layers = f["layers"][()]
-        errors = f["errors"][()]
-        missing = [c for c in REQUIRED_ERRORS_FIELDS if c not in (errors.dtype.names or ())]
-        if missing:
-            raise UserError(f"{path}: /errors has no field {missing[0]!r}")
-        codes = h5py.check_enum_dtype(f["errors"].dtype["tensor_class"])
+        err_ds = h5read.dataset(f, path, "errors", schema.ERRORS_FIELDS, OPTIONAL_ERRORS_FIELDS)
+        lay_ds = h5read.dataset(f, path, "layers", [c for c in schema.LAYERS_FIELDS if c[0] in ("layer", "layer_id")])
+        h5read.check_version(f, path)
+        workload = h5read.text_attr(f, path, "workload", required=False)
+        config = _run_config(path, h5read.text_attr(f, path, "config_yaml", required=False) or None)
+        layers = h5read.read_table(lay_ds, path, "layers")
+        errors = h5read.read_table(err_ds, path, "errors")
+        codes = h5py.check_enum_dtype(err_ds.dtype["tensor_class"])
         class_of = {code: name for name, code in codes.items()} if codes else dict(enumerate(schema.TENSOR_CLASSES))
         optional = [c for c in OPTIONAL_ERRORS_FIELDS if c in (errors.dtype.names or ())]
-        field_codes = h5py.check_enum_dtype(f["errors"].dtype["field"]) if "field" in optional else None
+        field_codes = h5py.check_enum_dtype(err_ds.dtype["field"]) if "field" in optional else None
         field_of = {code: name for name, code in field_codes.items()} if field_codes else {}
     names = {int(lid): _decode(name) for lid, name in zip(layers["layer_id"], layers["layer"])}
     records = []

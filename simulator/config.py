@@ -33,6 +33,7 @@ ORGANIZE_MODES = ("fixed", "auto")  # models.technologies.organize.ORGANIZE_MODE
 # Reliability keys of every memory (simulator/protection.py, models/ecc.py, models/endurance.py).
 PROTECTION_KEYS = ("ecc", "write_verify", "endurance_cycles")
 DEFAULT_TEMPERATURE_K = 300.0
+MAX_CLOCK_GHZ = 20.0  # issue 13: beyond any CMOS accelerator clock
 SWITCH_FRACTION = 0.5  # as simulator.stats: half the written bits change value
 OPERATING_POINT_KEYS = ("write_voltage_v", "write_pulse_ns", "read_voltage_v", "wer_target")
 
@@ -214,14 +215,16 @@ def _section(doc: dict, key: str, where: _Where, allowed: tuple[str, ...], requi
 
 def _num(sec: dict, key: str, path: str, where: _Where, lo: float, hi: float, integer: bool = False,
          default=None):
+    """``sec[key]``: a finite number (an int when ``integer``) in [lo, hi]."""
     value = sec.get(key, default)
+    name = f"{path}.{key}" if path else key
     if value is None:
-        where.fail(f"{path}.{key}", value, "required")
+        where.fail(name, value, "required")
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok:
-        where.fail(f"{path}.{key}", value, f"must be {'an integer' if integer else 'a number'} in [{lo}, {hi}]")
+    if isinstance(value, bool) or not ok or (isinstance(value, float) and not math.isfinite(value)):
+        where.fail(name, value, f"must be {'an integer' if integer else 'a finite number'} in [{lo:g}, {hi:g}]")
     if not lo <= value <= hi:
-        where.fail(f"{path}.{key}", value, f"must be in [{lo}, {hi}]")
+        where.fail(name, value, f"must be in [{lo:g}, {hi:g}]")
     return value
 
 
@@ -437,7 +440,9 @@ def _dram(sec: dict, where: _Where) -> DramConfig:
 def _energy(sec: dict, where: _Where, precision: str) -> EnergyConfig:
     from models.pe import mac_energy_pj, vector_op_energy_pj
 
-    node = sec.get("node_nm", 22)
+    from models.pe import NODE_RANGE_NM
+
+    node = _num(sec, "node_nm", "energy", where, *NODE_RANGE_NM, default=22)
     mac = sec.get("mac_pj", None)
     vec = sec.get("vector_op_pj", None)
     return EnergyConfig(
@@ -488,7 +493,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     for k in doc:
         if k not in top:
             where.fail(k, doc[k], f"unknown key; accepted: {', '.join(top)}")
-    clock = _num(doc, "clock_ghz", "", where, 0.01, 20.0) if "clock_ghz" in doc else where.fail("clock_ghz", None, "required")
+    clock = _num(doc, "clock_ghz", "", where, 0.01, MAX_CLOCK_GHZ)
     arr = _section(doc, "array", where, ("rows", "cols", "dataflow", "precision"))
     array = ArrayConfig(rows=_num(arr, "rows", "array", where, 1, 4096, integer=True),
                         cols=_num(arr, "cols", "array", where, 1, 4096, integer=True),
@@ -506,17 +511,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if name in schema.FIXED_HW_UNITS or name == "dram" or not str(name).isidentifier():
             where.fail(f"memories.{name}", name, "a memory name must be an identifier other than pe_array, vector, dma, dram")
     dram = _dram(doc.get("dram") or {}, where)
-    temperature = doc.get("temperature_k", DEFAULT_TEMPERATURE_K)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 200 <= temperature <= 400:
-        where.fail("temperature_k", temperature, "must be a number of kelvin in [200, 400]")
-    temperature = float(temperature)
+    temperature = float(_num(doc, "temperature_k", "", where, 200, 400, default=DEFAULT_TEMPERATURE_K))
     memories = {name: _memory(name, sec, where, clock, _write_demand(doc, name, array, vector, dram, clock),
                               temperature, array.precision) for name, sec in mems.items()}
     pl = _section(doc, "placement", where, PLACED_CLASSES)
     targets = tuple(memories) + ("dram",)
     placement = {c: _choice(pl, c, "placement", where, targets) for c in PLACED_CLASSES}
     acc = doc.get("accumulator")
-    if acc is not None and acc not in memories:
+    if acc is not None and (not isinstance(acc, str) or acc not in memories):
         where.fail("accumulator", acc, f"accepted: null, {', '.join(memories)}")
     field_pulses.check_not_accumulator(memories, acc, array.precision, where.fail)
     energy = _energy(_section(doc, "energy", where, ("mac_pj", "vector_op_pj", "node_nm"), required=False), where,

@@ -17,9 +17,10 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.limits import checked
 from models.yamlio import parse_yaml
-from simulator import schema
+from simulator import h5read, schema
 
 READER_MAJOR = "1"
 DEFAULT_CHUNK_ROWS = 65536
@@ -27,6 +28,9 @@ INDEX_FIELDS = [("layer_id", "i4"), ("phase", schema.PHASE_DT), ("op", schema.OP
                 ("row_stop", "i8"), ("t_start_cycles", "i8"), ("t_end_cycles", "i8")]
 STALL_NAMES = schema.TIMELINE_STALLS
 NO_STALL_CODE = STALL_NAMES.index(schema.NO_STALL)
+# (schema fields, those a file may lack: written before they were added)
+_TABLE_FIELDS = {"layers": (schema.LAYERS_FIELDS, ()), "traffic": (schema.TRAFFIC_FIELDS, ()),
+                 "energy": (schema.ENERGY_FIELDS, ()), "errors": (schema.ERRORS_FIELDS, h5read.OPTIONAL_ERRORS_FIELDS)}
 _INDEX_DT = np.dtype([(n, t if isinstance(t, str) else "i1") for n, t in INDEX_FIELDS])
 
 
@@ -109,16 +113,7 @@ class Trace:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         p = self.path
-        if not p.exists():
-            raise UserError(f"{p}: no such file")
-        if p.is_dir():
-            raise UserError(f"{p}: is a folder, not a run file")
-        if not h5py.is_hdf5(p):
-            raise UserError(f"{p}: not an HDF5 file (expected a run file from `python -m simulator workload`)")
-        try:
-            self._f = h5py.File(p, "r")
-        except OSError as exc:
-            raise UserError(f"{p}: cannot open, the HDF5 file is truncated or corrupt ({_first_line(exc)})") from None
+        self._f = h5read.open_file(p)
         try:
             self._check()
         except BaseException:
@@ -132,22 +127,19 @@ class Trace:
     # ------------------------------------------------------------------ file and attributes
     def _check(self) -> None:
         f, p = self._f, self.path
-        if "schema_version" not in f.attrs:
-            raise UserError(f"{p}: an HDF5 file but not a run file of this simulator (no `schema_version` "
-                            "attribute; expected a file from `python -m simulator workload`)")
-        version = _text(f.attrs["schema_version"])
-        if version.split(".")[0] != READER_MAJOR:
-            raise UserError(f"{p}: schema_version {version} (this reader reads {READER_MAJOR}.x)")
-        for name in ("layers", "timeline"):
-            if name not in f or not isinstance(f[name], h5py.Dataset):
-                raise UserError(f"{p}: run file has no /{name} dataset (truncated or not written by this simulator)")
-        missing = [n for n, _ in schema.TIMELINE_FIELDS if n not in (f["timeline"].dtype.names or ())]
-        if missing:
-            raise UserError(f"{p}: /timeline lacks field {missing[0]!r} (written by an older simulator; run it again)")
-        for attr in ("clock_ghz", "hw_units", "config_yaml", "total_cycles"):
-            if attr not in f.attrs:
-                raise UserError(f"{p}: run file has no `{attr}` attribute "
-                                "(written by an older simulator; run it again)")
+        h5read.check_version(f, p)
+        h5read.check_size(h5read.dataset(f, p, "layers", *_TABLE_FIELDS["layers"]), p, "layers")
+        h5read.check_size(h5read.dataset(f, p, "timeline", schema.TIMELINE_FIELDS), p, "timeline", limit=None)
+        self._clock_ghz = h5read.number_attr(f, p, "clock_ghz", 1e-3, 1e3)
+        self._total_cycles = h5read.number_attr(f, p, "total_cycles", 0, 1 << 62, integer=True)
+        h5read.text_attr(f, p, "config_yaml")
+        units = f.attrs["hw_units"] if "hw_units" in f.attrs else None
+        if units is None:
+            raise UserError(f"{p}: run file has no `hw_units` attribute (written by an older simulator; run it again)")
+        if not isinstance(units, np.ndarray) or units.ndim != 1 or not 1 <= len(units) <= 127 \
+                or not all(isinstance(u, (bytes, str)) for u in units):
+            raise UserError(f"{p}: attribute hw_units = {shown(units)} (must be 1 to 127 unit names; corrupt file)")
+        self._hw_units = tuple(_text(u) for u in units)
 
     def close(self) -> None:
         self._f.close()
@@ -168,19 +160,19 @@ class Trace:
 
     @property
     def workload(self) -> str:
-        return _text(self._f.attrs.get("workload", ""))
+        return h5read.text_attr(self._f, self.path, "workload", required=False)
 
     @property
     def seed(self) -> int:
-        return int(self._f.attrs.get("seed", 0))
+        return h5read.number_attr(self._f, self.path, "seed", -(1 << 63), (1 << 64) - 1, integer=True, default=0)
 
     @property
     def clock_ghz(self) -> float:
-        return float(self._f.attrs["clock_ghz"])
+        return self._clock_ghz
 
     @property
     def total_cycles(self) -> int:
-        return int(self._f.attrs["total_cycles"])
+        return self._total_cycles
 
     @property
     def seconds(self) -> float:
@@ -188,12 +180,15 @@ class Trace:
 
     @property
     def hw_units(self) -> tuple[str, ...]:
-        return tuple(_text(u) for u in self._f.attrs["hw_units"])
+        return self._hw_units
 
     @property
     def phases(self) -> tuple[str, ...]:
-        text = _text(self._f.attrs.get("phases", ",".join(schema.PHASES)))
-        return tuple(p for p in text.split(",") if p)
+        text = h5read.text_attr(self._f, self.path, "phases", required=False, default=",".join(schema.PHASES))
+        phases = tuple(p for p in text.split(",") if p)
+        if any(ph not in schema.PHASES for ph in phases):
+            raise UserError(f"{self.path}: attribute phases = {shown(text)} (accepted: {', '.join(schema.PHASES)})")
+        return phases
 
     @property
     def ideal_memory(self) -> bool:
@@ -201,7 +196,7 @@ class Trace:
 
     @property
     def config_yaml(self) -> str:
-        return _text(self._f.attrs["config_yaml"])
+        return h5read.text_attr(self._f, self.path, "config_yaml")
 
     @property
     def config(self) -> dict:
@@ -209,16 +204,26 @@ class Trace:
         doc = parse_yaml(self.config_yaml, f"{self.path}: attribute config_yaml")
         if not isinstance(doc, dict):
             raise UserError(f"{self.path}: attribute config_yaml is not a YAML mapping")
+        for sec in ("array", "vector", "training", "dram", "energy", "placement", "memories"):
+            if sec in doc and not isinstance(doc[sec], dict):
+                raise UserError(f"{self.path}: attribute config_yaml: {sec} = {shown(doc[sec])} (must be a mapping)")
+        for name, mem in (doc.get("memories") or {}).items():
+            if not isinstance(mem, dict):
+                raise UserError(f"{self.path}: attribute config_yaml: memories.{shown(name)} = {shown(mem)} "
+                                "(must be a mapping)")
+        for key in ("clock_mhz", "bandwidth_gbps", "latency_ns", "burst_bytes", "channels"):
+            value = (doc.get("dram") or {}).get(key)
+            if value is not None:
+                checked(value, f"{self.path}: attribute config_yaml: dram.{key}", integer=key in ("burst_bytes",
+                                                                                                  "channels"))
         return doc
 
     # ------------------------------------------------------------------ small tables
     def _table(self, name: str) -> np.ndarray:
         if name not in self._f:
             raise UserError(f"{self.path}: run file has no /{name} dataset")
-        try:
-            return _decode(self._f[name][()])
-        except OSError as exc:
-            raise UserError(f"{self.path}: cannot read /{name} (corrupt file: {_first_line(exc)})") from None
+        ds = h5read.dataset(self._f, self.path, name, *_TABLE_FIELDS[name])
+        return _decode(h5read.read_table(ds, self.path, name, len(self.hw_units)))
 
     @property
     def layers(self) -> np.ndarray:
@@ -293,9 +298,10 @@ class Trace:
         n = self.chunk_rows
         try:
             rows = self._f["timeline"][i * n:(i + 1) * n]
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise UserError(f"{self.path}: cannot read /timeline rows {i * n}-{(i + 1) * n} "
                             f"(truncated or corrupt file: {_first_line(exc)})") from None
+        h5read.check_codes(rows, self.path, "timeline", len(self.hw_units), i * n)
         self.chunks_read += 1
         self._cache[i] = rows
         while len(self._cache) > 2:
@@ -307,11 +313,8 @@ class Trace:
         """The op index: one row per run of timeline rows of one (layer_id, phase, op)."""
         if self._index is None:
             if "timeline_index" in self._f:
-                try:
-                    idx = self._f["timeline_index"][()]
-                except OSError as exc:
-                    raise UserError(f"{self.path}: cannot read /timeline_index ({_first_line(exc)})") from None
-                idx = idx.astype(_INDEX_DT)
+                ds = h5read.dataset(self._f, self.path, "timeline_index", INDEX_FIELDS)
+                idx = h5read.read_table(ds, self.path, "timeline_index").astype(_INDEX_DT)
                 rows = self.timeline_rows
                 if len(idx) and not (idx["row_start"][0] == 0 and idx["row_stop"][-1] == rows
                                      and (idx["row_start"][1:] == idx["row_stop"][:-1]).all()) \

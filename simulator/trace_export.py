@@ -15,7 +15,8 @@ import numpy as np
 from numba import njit
 
 from models.errors import UserError
-from simulator import schema
+from models.limits import checked
+from simulator import h5read, schema
 from simulator.outputs import atomic_output, check_out
 from simulator.trace import NO_STALL_CODE, STALL_NAMES, Trace
 
@@ -265,14 +266,15 @@ def export_dram(trace: Trace, out: str | Path, fmt: str = "dramsim3", layer=None
     if fmt not in DRAM_FORMATS:
         raise UserError(f"--format {fmt}: unknown DRAM trace format (accepted: {', '.join(DRAM_FORMATS)})")
     dram_cfg = trace.config.get("dram") or {}
-    burst = int(dram_cfg.get("burst_bytes", 64))
-    clock_mhz = float(dram_cfg.get("clock_mhz", 0) or 0)
-    if burst <= 0 or clock_mhz <= 0:
+    if not isinstance(dram_cfg, dict) or "clock_mhz" not in dram_cfg:
         raise UserError(f"{trace.path}: config_yaml dram section lacks burst_bytes / clock_mhz")
+    burst = checked(dram_cfg.get("burst_bytes", 64), f"{trace.path}: config_yaml dram.burst_bytes", integer=True)
+    clock_mhz = float(checked(dram_cfg["clock_mhz"], f"{trace.path}: config_yaml dram.clock_mhz"))
     ratio = clock_mhz / (trace.clock_ghz * 1000.0)
     counts = {"transfers": 0, "requests": 0, "read_requests": 0, "write_requests": 0, "bytes": 0, "reordered": 0,
               "last_dram_cycle": 0, "burst_bytes": burst, "dram_clock_mhz": clock_mhz, "no_address": 0}
     last = 0
+    budget = h5read.dram_budget_bytes(trace, out, burst)  # bounds the output by the run's own DRAM traffic
     with _atomic_text(out, "--dram") as fh:
         for rows in trace.iter_timeline(layer=layer, phases=phases, hw_unit="dram", window=window):
             rows = rows[rows["bytes"] > 0]
@@ -280,7 +282,8 @@ def export_dram(trace: Trace, out: str | Path, fmt: str = "dramsim3", layer=None
             rows = rows[rows["dram_addr"] >= 0]
             rows = rows[np.argsort(rows["t_start_cycles"], kind="stable")]
             counts["transfers"] += len(rows)
-            counts["bytes"] += int(rows["bytes"].sum())
+            counts["bytes"] += int(rows["bytes"].astype(object).sum())
+            h5read.check_dram_bytes(trace, counts["bytes"], budget)
             for addr, w, cyc in dram_requests(rows, burst, ratio, REQUEST_BATCH):
                 low = cyc < np.maximum.accumulate(np.r_[last, cyc])[:-1]
                 if low.any():

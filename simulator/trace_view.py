@@ -181,7 +181,7 @@ def _config_line(trace: Trace) -> tuple[str, str]:
             f"@ {trace.clock_ghz:g} GHz, batch {tr.get('batch', '?')}, {tr.get('optimizer', '?')}"
             f"{' (ideal memory)' if trace.ideal_memory else ''}",
             f"memories: {mems}; DRAM {dram.get('preset', '?')} x{dram.get('channels', '?')} "
-            f"({dram.get('clock_mhz', '?'):g} MHz, {dram.get('burst_bytes', '?')}-byte bursts)")
+            f"({dram.get('clock_mhz', '?')} MHz, {dram.get('burst_bytes', '?')}-byte bursts)")
 
 
 def _stall_table(title: str, labels: list[tuple[str, ...]], rows: list[np.ndarray], clock_hz: float,

@@ -144,8 +144,9 @@ def test_mram_ledger_injects_its_rates_and_writes_hdf5(tmp_path, digits):
         # a switching fraction of 0.5, half of the bits P->AP: p = 0.5 * 2e-4
         np.testing.assert_allclose(probs["p_bit_error"], 1e-4)
         assert f["injected"].attrs["flips_activation"] > 0 and f["injected"].attrs["flips_weight"] == 0
-        # one row per seed, fold and epoch: 3 seeds x 5 folds by default
-        assert f["baseline/epochs"].shape == (15,) and f["baseline/epochs"]["test_accuracy"][0] > 0
+        # one row per seed, fold and epoch: 3 seeds x the default folds
+        assert f["baseline/epochs"].shape == (3 * cli_train.DEFAULT_DIGITS_FOLDS,)
+        assert f["baseline/epochs"]["test_accuracy"][0] > 0
 
 
 def test_ber_override_selects_one_class(tmp_path, digits):

@@ -74,17 +74,17 @@ def _form(header: list[str], where: str):
         for columns, make in ((CONV_HEADER, _conv_layer), (GEMM_HEADER, _gemm_layer)):
             if body == _normal(list(columns[1:])):
                 return columns, make, sparsity
-    raise UserError(f"{where}: header {', '.join(header)!r} is not a SCALE-Sim topology header (expected "
+    raise UserError(f"{where}: header {shown(', '.join(header))!r} is not a SCALE-Sim topology header (expected "
                     f"{', '.join(CONV_HEADER)!r} or {', '.join(GEMM_HEADER)!r}, optionally then 'Sparsity')")
 
 
 def _check_dense(cell: str, where: str) -> None:
     parts = [_positive_int(p.strip()) for p in cell.split(":")]
     if len(parts) != 2 or None in parts:
-        raise UserError(f"{where}: Sparsity = {cell!r} (must be N:M with positive integers)")
+        raise UserError(f"{where}: Sparsity = {shown(cell)!r} (must be N:M with positive integers)")
     nonzero, block = parts
     if nonzero != block:
-        raise UserError(f"{where}: Sparsity = {cell!r} (sparse layers are not modelled: only dense N:N)")
+        raise UserError(f"{where}: Sparsity = {shown(cell)!r} (sparse layers are not modelled: only dense N:N)")
 
 
 def read_topology(path: str | Path) -> LayerTrace:

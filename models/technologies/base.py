@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from models.errors import UserError
+from models.errors import UserError, shown
+from models.limits import RANGES, checked
 from models.figures import ArrayFigures
 from models.technologies.calibration import FLAVORS, cmos_constants
 
@@ -32,7 +33,9 @@ def number(d: dict, key: str, where: str, default=None, integer: bool = False, p
     kind = "a positive integer" if integer else "a positive number"
     ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
     if not ok or (positive and not value > 0) or (not integer and not math.isfinite(value)):
-        raise UserError(f"{where}.{key} = {value!r} (must be {kind})")
+        raise UserError(f"{where}.{key} = {shown(value)} (must be {kind})")
+    if key in RANGES:  # the key's physical range (models.limits)
+        checked(value, f"{where}.{key}", integer=integer)
     return value
 
 
@@ -160,8 +163,8 @@ def names() -> tuple[str, ...]:
 
 
 def get(name, where: str = "memory") -> type[MemorySpec]:
-    if name not in _REGISTRY:
-        raise UserError(f"{where}.technology = {name!r} (available: {', '.join(_REGISTRY)})")
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise UserError(f"{where}.technology = {shown(repr(name))} (available: {', '.join(_REGISTRY)})")
     return _REGISTRY[name]
 
 
