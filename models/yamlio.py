@@ -59,6 +59,36 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(_FLOAT_TAG, _YAML12_FLOAT, list("-+0123456789."))
 
 
+_CBase = getattr(yaml, "CSafeLoader", None)  # libyaml's parser, ~10x faster than the pure-Python one
+if _CBase is not None:
+    class _CLoader(_CBase):
+        """libyaml's composer is recursive in C: `_check_events` bounds depth and aliases first."""
+
+    _CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+def _check_events(text: str) -> None:
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=_CBase):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _TooLarge(f"more than {MAX_ALIASES} aliases")
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth >= MAX_DEPTH:  # the composer counts the scalars inside as one level more
+                raise _TooLarge(f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _load(text: str) -> object:
+    if _CBase is None:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    _check_events(text)
+    return yaml.load(text, Loader=_CLoader)  # noqa: S506 - a CSafeLoader
+
+
 def _check_expanded_size(doc: object) -> None:
     """Count nodes as a consumer walking the document would meet them (shared nodes once per use)."""
     count, stack = 0, [(doc, ())]
@@ -80,7 +110,7 @@ def parse_yaml(text: str, where: str) -> object:
     if len(text) > MAX_BYTES:
         raise UserError(f"{where}: larger than {MAX_BYTES >> 20} MiB of YAML")
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = _load(text)
         _check_expanded_size(doc)
     except _TooLarge as exc:
         raise UserError(f"{where}: YAML refused ({exc})") from None

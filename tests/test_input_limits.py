@@ -166,3 +166,16 @@ def test_config_errors_show_values_cut_short():
     with pytest.raises(UserError) as info:
         load_config(None, ["training.optimizer=" + "x" * 5000])
     assert len(str(info.value)) < 300 and "..." in str(info.value)
+
+
+def test_libyaml_path_reads_what_the_pure_python_loader_reads():
+    """The bounded reader parses with libyaml when present; it must build the same documents (YAML 1.2
+    numbers included) as the pure-Python loader that carries the same limits."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted(root.glob("configs/**/*.yaml")) + sorted(root.glob("traces/layers/*.yaml"))
+    texts = [f.read_text() for f in files] + ["a: 1e6\nb: .5\nc: -1.5E-3\nd: .inf\ne: 0x10\nf: 1_000\ng: '1e6'\n"]
+    assert len(files) > 20
+    for text in texts:
+        assert yamlio._load(text) == yaml.load(text, Loader=yamlio._Loader)  # noqa: S506
