@@ -22,7 +22,9 @@ Fast-forward (the default; ``fast_forward=False`` is the event-per-tile oracle):
 at a tile boundary repeats a period of tiles later (`components.periodic`), the engine skips k whole
 periods: their ledger deltas are added k times (integers), their timeline rows are the last period's
 rows shifted with numpy, and the SimPy clock stays behind by the skipped cycles (``offset``), which
-every reported cycle adds. Logical tile j after a skip is physical tile j + ``shift``.
+every reported cycle adds. Logical tile j after a skip is physical tile j + ``shift``. A period may
+have an odd number of tiles: the tile's parity only names its DMA slot in the timeline, which the
+copies set from the tile they stand for.
 """
 
 from __future__ import annotations
@@ -280,7 +282,7 @@ class Engine:
             tile = st.tile(j)
             for k, x in enumerate(tile.loads):
                 self._ref = (j + st.shift, 0, k) if self._track else None
-                d, dd = self._move(x, t, row, slot=j % 2)
+                d, dd = self._move(x, t, row, slot=(j + st.shift) % 2)
                 done, dram_done = max(done, d), max(dram_done, dd)
             self._ref = None
             if done > t:
@@ -301,7 +303,7 @@ class Engine:
         phys = j + st.shift
         for k, x in enumerate(st.plan.tiles[phys].writebacks):
             self._ref = (phys, 1, k) if self._track else None
-            done = max(done, self._move(x, t, row, slot=2 + j % 2)[0])
+            done = max(done, self._move(x, t, row, slot=2 + phys % 2)[0])
         self._ref = None
         if done > t:
             self.events += 1
@@ -320,7 +322,7 @@ class Engine:
         sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
         if sig is None:
             return
-        key = (sig, i % 2, self.gating.key())
+        key = (sig, self.gating.key())
         snap = Snapshot.take(self, row, i + st.shift)
         seen = st.history.get(key)
         if seen is None:

@@ -98,6 +98,4 @@ def periods_ahead(ids: np.ndarray, phys: int, period: int, runs: dict) -> int:
     if end < phys + 2:
         return 0
     k = (end - 1 - (phys + 1)) // period
-    if k * period % 2:  # slot indices alternate with the tile index: keep its parity
-        k -= 1
     return max(k, 0)
