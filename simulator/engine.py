@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from simulator.components.dram import Dram
-from simulator.components.periodic import TAIL_GUARD_TILES, periods_ahead, signature, tile_ids
+from simulator.components.periodic import TAIL_GUARD_TILES, may_skip, periods_ahead, signature, tile_ids
 from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
@@ -69,6 +69,7 @@ class _OpState:
     runs: dict = field(default_factory=dict)
     ids: object = None  # tile_ids of the op's tiles, computed when first needed
     id_list: list = field(default_factory=list)
+    watched: bool = True  # some period of its tiles may be skipped (`periodic.may_skip`)
 
     def tile(self, j: int):
         return self.plan.tiles[j + self.shift]
@@ -319,6 +320,12 @@ class Engine:
         period that contains skipped inner periods is found too."""
         if st.n - i <= TAIL_GUARD_TILES + 2:  # too near the op's end for a period to fit
             return
+        if st.ids is None:
+            st.ids = tile_ids(st.plan.tiles)
+            st.id_list = st.ids.tolist()  # for scalar checks, much cheaper than numpy's
+            st.watched = may_skip(st.ids)
+        if not st.watched:
+            return
         sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
         if sig is None:
             return
@@ -331,9 +338,6 @@ class Engine:
                 oldest = min(s.mark for snaps in st.history.values() for s in snaps)
                 self._refs = [r for r in self._refs if r[0] >= oldest]
             seen = st.history[key] = []
-        if st.ids is None:
-            st.ids = tile_ids(st.plan.tiles)
-            st.id_list = st.ids.tolist()  # for scalar checks, much cheaper than numpy's
         ids, id_list, q = st.ids, st.id_list, snap.tile + 1
         for prev in reversed(seen):
             if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:

@@ -111,3 +111,20 @@ def test_odd_periods_skipped_with_their_slots(tmp_path, monkeypatch):
         assert set(np.unique(ta["slot"]).tolist()) >= {0, 1, 2, 3}
         assert _same(ta, tb)
 
+
+def test_may_skip_rules_out_only_ops_without_a_skippable_period(monkeypatch):
+    """Ops whose tiles repeat only once are not watched; watching every op skips no more tiles."""
+    import simulator.engine as engine_module
+    from simulator.components.periodic import may_skip
+
+    assert may_skip(np.zeros(20, dtype=np.int64))
+    assert not may_skip(np.arange(100, dtype=np.int64))
+    twice = np.tile(np.arange(37, dtype=np.int64), 2)  # one repetition of 37 tiles: nothing to skip
+    assert not may_skip(twice)
+    assert may_skip(np.tile(np.arange(5, dtype=np.int64), 4))
+    cfg = load_config(None, ["training.batch=2"])
+    pruned = run(cfg, "resnet18", phases=("fwd",), write=False)
+    monkeypatch.setattr(engine_module, "may_skip", lambda ids: True)
+    watched = run(cfg, "resnet18", phases=("fwd",), write=False)
+    assert pruned.skipped_tiles == watched.skipped_tiles > 0
+    assert pruned.events == watched.events
