@@ -47,6 +47,7 @@ from simulator.timeline import NullTracer
 HISTORY_STATES = 256  # distinct op states the fast-forward remembers
 PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
 # may be a multiple of the state's)
+SHORT_PERIOD = 256  # periods up to this many tiles are checked tile by tile before the scan
 MAX_TEMPLATE_ROWS = 1 << 18  # longest period, in timeline rows, that is copied
 
 
@@ -339,11 +340,17 @@ class Engine:
                 self._refs = [r for r in self._refs if r[0] >= oldest]
             seen = st.history[key] = []
         ids, id_list, q = st.ids, st.id_list, snap.tile + 1
+        limit = len(id_list) - TAIL_GUARD_TILES
         for prev in reversed(seen):
             if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:
                 continue
             period = snap.tile - prev.tile
-            if q < len(id_list) and id_list[q] != id_list[q - period]:
+            # one period is skipped only if tiles q and q + period (the last it touches) repeat
+            far = q + period
+            if far >= limit or id_list[q] != id_list[q - period] or id_list[far] != id_list[q]:
+                continue
+            lo = max(q - 3, period)  # and so must every tile from phys - 2 on (`periods_ahead`)
+            if period <= SHORT_PERIOD and id_list[lo:far + 1] != id_list[lo - period:far + 1 - period]:
                 continue
             k = periods_ahead(ids, snap.tile, period, st.runs)
             if k > 0:
