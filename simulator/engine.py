@@ -22,7 +22,9 @@ Fast-forward (the default; ``fast_forward=False`` is the event-per-tile oracle):
 at a tile boundary repeats a period of tiles later (`components.periodic`), the engine skips k whole
 periods: their ledger deltas are added k times (integers), their timeline rows are the last period's
 rows shifted with numpy, and the SimPy clock stays behind by the skipped cycles (``offset``), which
-every reported cycle adds. Logical tile j after a skip is physical tile j + ``shift``.
+every reported cycle adds. Logical tile j after a skip is physical tile j + ``shift``. A period may
+have an odd number of tiles: the tile's parity only names its DMA slot in the timeline, which the
+copies set from the tile they stand for.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from simulator.components.dram import Dram
-from simulator.components.periodic import TAIL_GUARD_TILES, periods_ahead, signature, tile_ids
+from simulator.components.periodic import TAIL_GUARD_TILES, may_skip, periods_ahead, signature, tile_ids
 from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
@@ -45,6 +47,7 @@ from simulator.timeline import NullTracer
 HISTORY_STATES = 256  # distinct op states the fast-forward remembers
 PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
 # may be a multiple of the state's)
+SHORT_PERIOD = 256  # periods up to this many tiles are checked tile by tile before the scan
 MAX_TEMPLATE_ROWS = 1 << 18  # longest period, in timeline rows, that is copied
 
 
@@ -67,6 +70,7 @@ class _OpState:
     runs: dict = field(default_factory=dict)
     ids: object = None  # tile_ids of the op's tiles, computed when first needed
     id_list: list = field(default_factory=list)
+    watched: bool = True  # some period of its tiles may be skipped (`periodic.may_skip`)
 
     def tile(self, j: int):
         return self.plan.tiles[j + self.shift]
@@ -280,7 +284,7 @@ class Engine:
             tile = st.tile(j)
             for k, x in enumerate(tile.loads):
                 self._ref = (j + st.shift, 0, k) if self._track else None
-                d, dd = self._move(x, t, row, slot=j % 2)
+                d, dd = self._move(x, t, row, slot=(j + st.shift) % 2)
                 done, dram_done = max(done, d), max(dram_done, dd)
             self._ref = None
             if done > t:
@@ -301,7 +305,7 @@ class Engine:
         phys = j + st.shift
         for k, x in enumerate(st.plan.tiles[phys].writebacks):
             self._ref = (phys, 1, k) if self._track else None
-            done = max(done, self._move(x, t, row, slot=2 + j % 2)[0])
+            done = max(done, self._move(x, t, row, slot=2 + phys % 2)[0])
         self._ref = None
         if done > t:
             self.events += 1
@@ -317,10 +321,16 @@ class Engine:
         period that contains skipped inner periods is found too."""
         if st.n - i <= TAIL_GUARD_TILES + 2:  # too near the op's end for a period to fit
             return
+        if st.ids is None:
+            st.ids = tile_ids(st.plan.tiles)
+            st.id_list = st.ids.tolist()  # for scalar checks, much cheaper than numpy's
+            st.watched = may_skip(st.ids)
+        if not st.watched:
+            return
         sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
         if sig is None:
             return
-        key = (sig, i % 2, self.gating.key())
+        key = (sig, self.gating.key())
         snap = Snapshot.take(self, row, i + st.shift)
         seen = st.history.get(key)
         if seen is None:
@@ -329,15 +339,18 @@ class Engine:
                 oldest = min(s.mark for snaps in st.history.values() for s in snaps)
                 self._refs = [r for r in self._refs if r[0] >= oldest]
             seen = st.history[key] = []
-        if st.ids is None:
-            st.ids = tile_ids(st.plan.tiles)
-            st.id_list = st.ids.tolist()  # for scalar checks, much cheaper than numpy's
         ids, id_list, q = st.ids, st.id_list, snap.tile + 1
+        limit = len(id_list) - TAIL_GUARD_TILES
         for prev in reversed(seen):
             if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:
                 continue
             period = snap.tile - prev.tile
-            if q < len(id_list) and id_list[q] != id_list[q - period]:
+            # one period is skipped only if tiles q and q + period (the last it touches) repeat
+            far = q + period
+            if far >= limit or id_list[q] != id_list[q - period] or id_list[far] != id_list[q]:
+                continue
+            lo = max(q - 3, period)  # and so must every tile from phys - 2 on (`periods_ahead`)
+            if period <= SHORT_PERIOD and id_list[lo:far + 1] != id_list[lo - period:far + 1 - period]:
                 continue
             k = periods_ahead(ids, snap.tile, period, st.runs)
             if k > 0:

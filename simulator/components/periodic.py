@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 SCAN_TILES = 1024
+CHECKED_TILES = 2048  # ops up to this many tiles are checked once for any period that could be skipped
 TAIL_GUARD_TILES = 4  # tiles left to the event engine at an op's end (the loops' exit differs)
 
 
@@ -98,6 +99,22 @@ def periods_ahead(ids: np.ndarray, phys: int, period: int, runs: dict) -> int:
     if end < phys + 2:
         return 0
     k = (end - 1 - (phys + 1)) // period
-    if k * period % 2:  # slot indices alternate with the tile index: keep its parity
-        k -= 1
     return max(k, 0)
+
+
+def may_skip(ids: np.ndarray) -> bool:
+    """False if no period of this op's tiles can ever be skipped, so the fast-forward need not watch
+    it (ops of few tiles whose descriptors repeat only once). A skip of period P at physical tile t
+    needs t >= P + 1, t + 2 + P <= len - TAIL_GUARD_TILES and at least P + 3 consecutive tiles equal
+    to the ones P earlier (`periods_ahead`); longer ops are always watched."""
+    n = len(ids)
+    if n > CHECKED_TILES:
+        return True
+    limit = n - TAIL_GUARD_TILES
+    for period in range(1, (limit - 3) // 2 + 1):
+        same = ids[period:limit] == ids[:limit - period]
+        breaks = np.flatnonzero(~same)
+        longest = int(np.diff(breaks, prepend=-1, append=len(same)).max()) - 1
+        if longest >= period + 2:
+            return True
+    return False

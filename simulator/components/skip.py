@@ -72,17 +72,21 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
         base = engine.tracer.mark() - prev.mark
         keep_refs = k * len(refs) <= MAX_COPY_REFS
         per_block = max(1, BLOCK_ROWS // n)
+        dma = engine.tracer.units["dma"]
         for m0 in range(1, k + 1, per_block):
             ms = np.arange(m0, min(k, m0 + per_block - 1) + 1, dtype=np.int64)
             out = np.tile(rows, len(ms))
             shift = np.repeat(ms * delta, n)
             out["t_start_cycles"] += shift
             out["t_end_cycles"] += shift
-            addr = out["dram_addr"]
+            addr, slot = out["dram_addr"], out["slot"]
+            flip = (ms * period & 1).astype(slot.dtype) if period % 2 else None
             for a, b, tile, kind, x in refs:
                 vals = _addresses(tiles, tile, kind, x, tile + ms * period)
                 for r in range(a - prev.mark, b - prev.mark):
                     addr[r::n] = vals
+                    if flip is not None and rows["hw_unit"][r] == dma:  # a tile's DMA slot follows its parity
+                        slot[r::n] ^= flip
             engine.tracer.extend(out)
         if keep_refs:  # the copies' own address rows, for a longer period found later
             for m in range(1, k + 1):
