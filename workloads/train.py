@@ -5,7 +5,8 @@ the injected run (the same stores with bit flips at the per-(layer, tensor class
 `workloads.faults`), then returns per-epoch loss and accuracy of both. Both runs draw the initial
 weights, the batch order and dropout from the same seed; flips come from their own generator, so a
 zero probability gives a bit-identical run. Evaluation runs on the same hardware: the test forward
-passes store activations with flips too, on the weights as stored.
+passes store activations with flips too, on the weights as stored. Both runs flush subnormals to
+zero (`subnormals_flushed`), as bf16 datapaths do.
 
 A run whose training loss or weights turn non-finite has diverged (an exponent flip gave Inf/NaN or a value
 that overflowed): it stops there and reports the epoch, the step and the latest flip that produced a
