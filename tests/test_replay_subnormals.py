@@ -27,3 +27,20 @@ def test_subnormals_restored_after_an_error():
     except RuntimeError:
         pass
     assert _product() > 0.0
+
+
+def test_train_run_trains_with_subnormals_flushed(monkeypatch):
+    from workloads import data
+    seen = []
+
+    def step(*args):
+        seen.append(_product() == 0.0)
+        return original(*args)
+
+    original = train.train_step
+    monkeypatch.setattr(train, "train_step", step)
+    settings = train.TrainSettings(model="tiny_mlp", epochs=1, max_batches=2, batch_size=32)
+    train.train_run(settings, data.load_digits(), {}, "baseline")
+    supported = train.torch.set_flush_denormal(False)
+    assert seen == [supported, supported]
+    assert _product() > 0.0

@@ -196,7 +196,7 @@ def subnormals_flushed():
     on one intra-op thread) for both runs of a replay: bf16 accelerator datapaths commonly do so
     (Intel's AVX-512 BF16 dot product neither consumes nor produces subnormals), and an exponent flip
     that scales a gradient towards 1e-38 would otherwise make every later CPU operation on it many
-    times slower, without changing what the run learns."""
+    times slower, changing only values below 1.2e-38."""
     supported = torch.set_flush_denormal(True)
     try:
         yield supported
