@@ -1,23 +1,27 @@
 """Cost of bit-error injection in the training replay: baseline step vs injected step.
 
 Times `workloads.train.train_step` on the same batch for the baseline (the storage format, no
-flips) and for runs with every layer and tensor class at a bit error probability P, alternating
-baseline and injected steps so that load from other processes hits both alike. Before every step the
-parameters and optimizer state are reset (untimed), so accumulated flips cannot change the work.
-Step times are CPU seconds of this process (``time.process_time``: load from other processes on a
-shared machine does not count), on one intra-op thread as every replay job trains (``--threads``).
-Reports the median step time of each and the ratio (steps whose loss turned non-finite skip the
-backward pass and are left out), and the median over iterations of the step's ratio to the
-baseline step of the same iteration (robust to load that drifts); a plain PyTorch step (no hooks,
-fp32) is the reference for what the storage format itself costs.
+flips) and for runs with every layer and tensor class at a bit error probability P. Each iteration
+times one step of every setup, in an order rotated from one iteration to the next, so that load from
+other processes and cache state hit all alike. Before every step the parameters and optimizer state
+are reset (untimed), so accumulated flips cannot change the work. Step times are CPU seconds of this
+process (``time.process_time``: load from other processes on a shared machine does not count), on
+one intra-op thread as every replay job trains (``--threads``), with subnormals flushed as the
+replay trains (`workloads.train.subnormals_flushed`; ``--keep-subnormals`` times without).
 
-    python benchmarks/bench_replay.py [--model resnet18] [--steps 30] [--format bf16] [--p 1e-9 1e-7 1e-6]
-                                      [--threads 1]
+The figure to quote is the median over iterations of the ratio of a setup's step to the baseline
+step of the same iteration (robust to load that drifts), with its interquartile range; the ratio of
+the medians is printed too. Steps whose loss turned non-finite skip the backward pass and are left
+out. A plain PyTorch step (no hooks, fp32) is the reference for what the storage format itself costs.
+
+    python benchmarks/bench_replay.py [--model resnet18] [--steps 60] [--format bf16] [--p 1e-9 1e-7 1e-6]
+                                      [--threads 1] [--keep-subnormals]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import statistics
@@ -46,8 +50,10 @@ def _timed_steps(setups: dict, x: torch.Tensor, y: torch.Tensor, steps: int) -> 
     times: dict[str, list[float]] = {k: [] for k in setups}
     skipped: dict[str, list[float]] = {k: [] for k in setups}
     paired: dict[str, list[float]] = {k: [] for k in setups}  # per iteration, NaN where left out
-    for _ in range(steps):
-        for key, (model, params, optimizer, injector, pristine) in setups.items():
+    keys = list(setups)
+    for i in range(steps):
+        for key in keys[i % len(keys):] + keys[:i % len(keys)]:
+            model, params, optimizer, injector, pristine = setups[key]
             if key == "plain":
                 t0 = time.process_time()
                 loss = F.cross_entropy(model(x), y)
@@ -73,10 +79,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="resnet18")
     ap.add_argument("--format", dest="fmt", default="bf16")
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--p", type=float, nargs="+", default=[1e-9, 1e-7, 1e-6])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--keep-subnormals", action="store_true", help="time without flushing subnormals")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     dataset = data.load_digits()
@@ -86,18 +93,21 @@ def main() -> None:
     setups = {"plain": _setup(replace(settings, fmt="fp32"), dataset, 0.0), "baseline": _setup(settings, dataset, 0.0)}
     for p in args.p:
         setups[f"p={p:g}"] = _setup(settings, dataset, p)
-    _timed_steps(setups, x, y, 3)  # warm-up
-    times, skipped, paired = _timed_steps(setups, x, y, args.steps)
+    with contextlib.nullcontext() if args.keep_subnormals else train.subnormals_flushed():
+        _timed_steps(setups, x, y, 3)  # warm-up
+        times, skipped, paired = _timed_steps(setups, x, y, args.steps)
     base = statistics.median(times["baseline"])
     print(f"{args.model} width {settings.width:g} input {settings.input_size} batch {args.batch_size}, "
-          f"{args.fmt}, {args.steps} steps, {torch.get_num_threads()} threads")
+          f"{args.fmt}, {args.steps} steps, {torch.get_num_threads()} threads, "
+          f"subnormals {'kept' if args.keep_subnormals else 'flushed'}")
     for key, t in times.items():
         med = statistics.median(t) if t else math.nan
         flips = sum(setups[key][3].flips.values()) / (args.steps + 3)
         # the ratio to the baseline step of the same iteration: load that drifts hits both alike
         ratios = [a / b for a, b in zip(paired[key], paired["baseline"]) if math.isfinite(a)]
-        pair = statistics.median(ratios) if ratios else math.nan
-        print(f"  {key:10s} median {med * 1e3:7.2f} ms CPU  x{med / base:5.2f} of baseline  paired x{pair:5.2f}  "
+        q1, pair, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (math.nan,) * 3
+        print(f"  {key:10s} paired x{pair:5.2f} (IQR {q1:4.2f}-{q3:4.2f})  median {med * 1e3:7.2f} ms CPU  "
+              f"x{med / base:5.2f} of baseline  "
               f"{flips:8.1f} flips/step  {skipped[key]} steps with a non-finite loss left out")
 
 

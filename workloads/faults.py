@@ -107,17 +107,17 @@ class Injector:
         self._stash: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         self._fixed_ptrs: set[int] = set()
         self._input_ptr = -1
-        self._stash_classes = any(cls == "activation" for _, cls in self.p)
+        self._activation_layers = frozenset(layer for layer, cls in self.p if cls == "activation")
+        self._stash_classes = bool(self._activation_layers)
 
     def plan(self, numel: int, layer: str, cls: str) -> FlipPlan | None:
-        groups = self.p.get((layer, cls))
-        if groups is None:
-            return None
         key = (layer, cls)
-        self.bits_stored[key] += numel * self.fmt.bits
         sampler = self._samplers.get(key)
         if sampler is None:
-            sampler = self._samplers[key] = FlipSampler(groups, self.fmt.bits, self.rng)
+            if key not in self.p:
+                return None
+            sampler = self._samplers[key] = FlipSampler(self.p[key], self.fmt.bits, self.rng)
+        self.bits_stored[key] += numel * self.fmt.bits
         plan = sampler.plan(numel)
         if plan is not None:
             self.flips[cls] += plan.count
@@ -192,11 +192,9 @@ class Injector:
         return None if stored is out else stored
 
     def _pack(self, t: torch.Tensor):
-        if not self._stack or not t.is_floating_point():
+        if not self._stack or self._stack[-1] not in self._activation_layers or not t.is_floating_point():
             return t
         layer = self._stack[-1]
-        if (layer, "activation") not in self.p:
-            return t
         ptr = t.data_ptr()
         if ptr in self._fixed_ptrs or not (t.requires_grad or ptr == self._input_ptr):
             return t

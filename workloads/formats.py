@@ -283,6 +283,7 @@ class FlipSampler:
         self.groups = [(bit_set, p, math.log1p(-p) if p < 1.0 else -math.inf) for bit_set, p in groups if p > 0]
         # position (within the group's stream, counted from the next store) of each group's next flip
         self._next = [float(self._gaps(log_q, 1)[0]) - 1.0 for _, _, log_q in self.groups]
+        self._single_width = len(self.groups[0][0]) if len(self.groups) == 1 else 0
 
     def _gaps(self, log_q: float, k: int) -> np.ndarray:
         """``k`` geometric gaps (trials to the next flip, >= 1)."""
@@ -320,7 +321,11 @@ class FlipSampler:
 
     def plan(self, numel: int) -> FlipPlan | None:
         """Flips for the next stored tensor of ``numel`` values; None if there are none."""
-        if len(self.groups) == 1:  # the common case, without the merging below
+        if self._single_width:  # the common case, without the merging below
+            n = numel * self._single_width
+            if self._next[0] >= n:  # no flip in this store: the test every store pays, kept short
+                self._next[0] -= n
+                return None
             bit_set = self.groups[0][0]
             positions = self._take(0, numel * len(bit_set))
             if positions is None:

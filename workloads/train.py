@@ -5,7 +5,8 @@ the injected run (the same stores with bit flips at the per-(layer, tensor class
 `workloads.faults`), then returns per-epoch loss and accuracy of both. Both runs draw the initial
 weights, the batch order and dropout from the same seed; flips come from their own generator, so a
 zero probability gives a bit-identical run. Evaluation runs on the same hardware: the test forward
-passes store activations with flips too, on the weights as stored.
+passes store activations with flips too, on the weights as stored. Both runs flush subnormals to
+zero (`subnormals_flushed`), as bf16 datapaths do.
 
 A run whose training loss or weights turn non-finite has diverged (an exponent flip gave Inf/NaN or a value
 that overflowed): it stops there and reports the epoch, the step and the latest flip that produced a
@@ -16,6 +17,7 @@ Inputs are plain Python: a `workloads.data.Dataset` and a dict {(layer, tensor c
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics
 import time
@@ -188,6 +190,20 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
     return (loss_sum / finite if finite else float("nan")), correct / len(y)
 
 
+@contextlib.contextmanager
+def subnormals_flushed():
+    """Subnormal floats read and written as zero (x86 DAZ/FTZ on the calling thread; the replay trains
+    on one intra-op thread) for both runs of a replay: bf16 accelerator datapaths commonly do so
+    (Intel's AVX-512 BF16 dot product neither consumes nor produces subnormals), and an exponent flip
+    that scales a gradient towards 1e-38 would otherwise make every later CPU operation on it many
+    times slower, changing only values below 1.2e-38."""
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield supported
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def train_step(model: nn.Module, injector: Injector, params: list[tuple[str, nn.Parameter]],
                optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> tuple[float, torch.Tensor]:
     """One training step with every store through ``injector`` (attached to ``model``): (loss, logits).
@@ -233,7 +249,7 @@ def train_run(settings: TrainSettings, dataset: Dataset, probabilities: Mapping[
         batches = min(batches, settings.max_batches)
     total = batches * settings.epochs
     # dropout draws from torch's global generator: fork it so the caller's state is left alone
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), subnormals_flushed():
         torch.manual_seed(settings.seed)
         generator = torch.Generator().manual_seed(settings.seed)
         model = build_model(settings, dataset, generator)
