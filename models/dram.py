@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from models.errors import UserError
+from models.errors import UnknownKeyError, UserError
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def dram_from_config(d: dict, where: str) -> DramFigures:
     accepted = ("preset",) + _FLOAT_FIELDS + _INT_FIELDS
     for key in d:
         if key not in accepted:
-            raise UserError(f"{where}.{key} = {d[key]!r} (unknown key; accepted: {', '.join(accepted)})")
+            raise UnknownKeyError(f"{where}.{key} = {d[key]!r} (unknown key; accepted: {', '.join(accepted)})")
     name = d.get("preset", "ddr4")
     if name not in PRESETS:
         raise UserError(f"{where}.preset = {name!r} (available: {', '.join(PRESETS)})")
