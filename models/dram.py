@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from models.errors import UserError, shown
+from models.errors import UnknownKeyError, UserError, shown
 from models.limits import checked
 
 
@@ -67,7 +67,7 @@ def dram_from_config(d: dict, where: str) -> DramFigures:
     accepted = ("preset",) + _FLOAT_FIELDS + _INT_FIELDS
     for key in d:
         if key not in accepted:
-            raise UserError(f"{where}.{key} = {d[key]!r} (unknown key; accepted: {', '.join(accepted)})")
+            raise UnknownKeyError(f"{where}.{key} = {d[key]!r} (unknown key; accepted: {', '.join(accepted)})")
     name = d.get("preset", "ddr4")
     if not isinstance(name, str) or name not in PRESETS:
         raise UserError(f"{where}.preset = {shown(name)} (available: {', '.join(PRESETS)})")

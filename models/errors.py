@@ -14,6 +14,17 @@ class UserError(ValueError):
     """
 
 
+class ConfigError(UserError):
+    """A config (file, ``--set`` or a study's setting) that the config loader or a model refuses: a
+    value out of range, a capacity that does not divide into its banks. A study reports the point as
+    failed and goes on."""
+
+
+class UnknownKeyError(ConfigError):
+    """A config key that does not exist (or a key used as a section that is not one): a typo, so a
+    study stops before anything runs."""
+
+
 def shown(value: object, limit: int = 80) -> str:
     """``value`` as an error message shows it: its repr (a string as is), cut to ``limit`` characters."""
     text = value if isinstance(value, str) else repr(value)

@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from models import fokker_planck
-from models.errors import UserError
+from models.errors import UnknownKeyError, UserError
 from models.yamlio import load_yaml_file
 from models.names import DIRECTIONS
 from models.package_data import data_dir
@@ -134,7 +134,7 @@ class MTJParams:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown:
-            raise UserError(f"{where}: unknown key {unknown[0]!r} (accepted: {', '.join(names)})")
+            raise UnknownKeyError(f"{where}: unknown key {unknown[0]!r} (accepted: {', '.join(names)})")
         required = [n for n in names if n not in ("beta", "read_direction")]
         missing = [n for n in required if n not in d]
         if missing:

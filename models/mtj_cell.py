@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from models import mtj
-from models.errors import UserError
+from models.errors import UnknownKeyError, UserError
 from models.limits import checked
 
 CELL_KEYS = ("tmr_vh_v", "breakdown_v", "access_r_on_ohm_um", "access_i_sat_ua_per_um")
@@ -86,7 +86,7 @@ def couple(base: mtj.MTJParams, overrides: dict, where: str) -> mtj.MTJParams:
     names = {f.name for f in fields(base)}
     for k in overrides:
         if k not in names and k not in COUPLING_KEYS:
-            raise UserError(f"{where}: unknown key {k!r} (accepted: {', '.join(sorted(names))}, "
+            raise UnknownKeyError(f"{where}: unknown key {k!r} (accepted: {', '.join(sorted(names))}, "
                             f"{', '.join(COUPLING_KEYS)}, {', '.join(CELL_KEYS)})")
     for k in COUPLING_KEYS:
         if overrides.get(k) is not None:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 
 from models import fokker_planck, mtj
-from models.errors import UserError
+from models.errors import UnknownKeyError, UserError
 from models.package_data import data_dir
 from models.yamlio import load_yaml_file
 
@@ -90,7 +90,7 @@ class SOTLine:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(d) - set(names))
         if unknown:
-            raise UserError(f"{where}: unknown key {unknown[0]!r} (accepted: {', '.join(names)})")
+            raise UnknownKeyError(f"{where}: unknown key {unknown[0]!r} (accepted: {', '.join(names)})")
         missing = [n for n in names if n not in d]
         if missing:
             raise UserError(f"{where}: missing key {missing[0]!r}")

@@ -45,5 +45,5 @@ def run(args) -> int:
     for r in failed:
         label_end = list(r).index("technology")
         where = ", ".join(f"{k}={r[k]}" for k in list(r)[:label_end])
-        print(f"failed: {where}: {r['error']}", file=sys.stderr)
+        print(f"failed: {where}: [{r['error_kind']}] {r['error']}", file=sys.stderr)
     return 1 if failed else 0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from models.errors import UserError, shown
+from models.errors import ConfigError, UnknownKeyError, UserError, shown
 from models.package_data import data_dir
 from models.yamlio import load_yaml_file, parse_yaml
 from workloads import optimizers
@@ -165,9 +165,13 @@ class _Where:
                     return f"--set {key}: {rest}"
         return message
 
-    def fail(self, key: str, value, accepted: str):
+    def fail(self, key: str, value, accepted: str, error: type[ConfigError] = ConfigError):
         origin = f"--set {key}" if key in self.overrides else self.source
-        raise UserError(f"{origin}: {key} = {shown(repr(value))} ({accepted})")
+        raise error(f"{origin}: {key} = {shown(repr(value))} ({accepted})")
+
+    def refused(self, exc: UserError) -> ConfigError:
+        """A model's refusal of this config, reattributed, as a `ConfigError` (its own subclass kept)."""
+        return (type(exc) if isinstance(exc, ConfigError) else ConfigError)(self.reattribute(str(exc)))
 
 
 def _parse_override(item: str) -> tuple[str, object]:
@@ -194,7 +198,7 @@ def _apply_override(doc: dict, key: str, value) -> None:
         if nxt is None:
             nxt = node[part] = {}
         if not isinstance(nxt, dict):
-            raise UserError(f"--set {key}: {'.'.join(parts[:i + 1])} is not a section")
+            raise UnknownKeyError(f"--set {key}: {'.'.join(parts[:i + 1])} is not a section")
         node = nxt
     node[parts[-1]] = value
 
@@ -209,7 +213,8 @@ def _section(doc: dict, key: str, where: _Where, allowed: tuple[str, ...], requi
         where.fail(key, sec, "must be a mapping")
     for k in sec:
         if k not in allowed:
-            where.fail(f"{key}.{k}", sec[k], f"unknown key; accepted: {', '.join(allowed)}")
+            where.fail(f"{key}.{k}", sec[k], f"unknown key; accepted: {', '.join(allowed)}",
+                       UnknownKeyError)
     return sec
 
 
@@ -248,7 +253,7 @@ def _organised(model_dict: dict, where_path: str, base_dir, demand_bytes_per_cyc
             raise UserError(f"{where_path}.organize = 'auto' (an NVSim output fixes the organisation; use fixed)")
         choice = organise(spec, demand_bytes_per_cycle, clock_ghz, target_area_mm2, buffer_words)
     except UserError as exc:
-        raise UserError(where.reattribute(str(exc))) from None
+        raise where.refused(exc) from None
     chosen = choice.figures
     return dict(model_dict, capacity_kib=chosen.capacity_bytes // 1024, banks=chosen.banks,
                 word_bits=chosen.word_bits), choice.buffer_words
@@ -301,7 +306,8 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
                + PROTECTION_KEYS + (field_pulses.KEY,))
     for k in sec:
         if k not in allowed:
-            where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}")
+            where.fail(f"{path}.{k}", sec[k], f"unknown key for {tech}; accepted: {', '.join(allowed)}",
+                       UnknownKeyError)
     model_dict = {k: v for k, v in sec.items()
                   if k not in FIGURE_KEYS + ENGINE_KEYS + PROTECTION_KEYS + ("iso_area_with", "organize",
                                                                              field_pulses.KEY)}
@@ -346,7 +352,7 @@ def _memory(name: str, sec, where: _Where, clock_ghz: float, demand_bytes_per_cy
         spec = technologies.parse(model_dict, f"{where.source}: {path}", base_dir)
         figures = spec.figures()
     except UserError as exc:
-        raise UserError(where.reattribute(str(exc))) from None
+        raise where.refused(exc) from None
     base = {k: getattr(figures, k) for k in FIGURE_KEYS}
     extra = {k: getattr(figures, k) for k in ("differential_write", "write_energy_pj_per_switched_bit",
                                               "write_energy_pj_fixed", "p_write_p2ap", "p_write_ap2p",
@@ -416,7 +422,7 @@ def _field_writes(sec: dict, path: str, spec, precision: str, base: dict, extra:
         writes, longest = field_pulses.field_writes(spec, pulses, precision)
     except UserError as exc:
         origin = f"--set {key}" if any(k.startswith(key) for k in where.overrides) else where.source
-        raise UserError(f"{origin}: {key} = {shown(repr(value))} (the device model refuses a field's pulse: "
+        raise ConfigError(f"{origin}: {key} = {shown(repr(value))} (the device model refuses a field's pulse: "
                         f"{shown(str(exc), 200)})") from None
     base, extra = field_pulses.figures_with_fields(base, extra, writes, longest, word_bits, spec.pulse_ns())
     return base, extra, writes
@@ -492,7 +498,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
            "temperature_k")
     for k in doc:
         if k not in top:
-            where.fail(k, doc[k], f"unknown key; accepted: {', '.join(top)}")
+            where.fail(k, doc[k], f"unknown key; accepted: {', '.join(top)}", UnknownKeyError)
     clock = _num(doc, "clock_ghz", "", where, 0.01, MAX_CLOCK_GHZ)
     arr = _section(doc, "array", where, ("rows", "cols", "dataflow", "precision"))
     array = ArrayConfig(rows=_num(arr, "rows", "array", where, 1, 4096, integer=True),

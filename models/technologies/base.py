@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
-from models.errors import UserError, shown
+from models.errors import UnknownKeyError, UserError, shown
 from models.limits import RANGES, checked
 from models.figures import ArrayFigures
 from models.technologies.calibration import FLAVORS, cmos_constants
@@ -189,7 +189,7 @@ def parse(d: dict, where: str, base_dir: str | Path | None = None) -> MemorySpec
     accepted = cls.accepted_keys()
     for key in d:
         if key not in accepted:
-            raise UserError(f"{where}.{key} = {d[key]!r} (unknown key for {tech}; accepted: {', '.join(accepted)})")
+            raise UnknownKeyError(f"{where}.{key} = {d[key]!r} (unknown key for {tech}; accepted: {', '.join(accepted)})")
     nvsim_file = None
     if "nvsim_file" in d:
         if cls.NVSIM_CELL is None:

@@ -31,7 +31,7 @@ class PointCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         doc = {"key": key, "workload": point.workload, "simulator_version": version,
                "config_yaml": point.config.to_yaml(), "row": outcome["row"], "error": outcome["error"],
-               "run_seconds": outcome["run_seconds"], "errors": outcome.get("errors")}
+               "error_kind": outcome.get("error_kind"), "run_seconds": outcome["run_seconds"], "errors": outcome.get("errors")}
         with atomic_output(self.path(key)) as tmp:
             Path(tmp).write_text(json.dumps(doc, indent=1, sort_keys=True))
 

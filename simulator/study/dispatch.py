@@ -103,7 +103,8 @@ def compute(points: list[Point], out_dir, *, scheduler: str | None = None, worke
     todo: dict[str, Point] = {}
     for p in points:
         if p.load_error is not None:
-            outcomes[p.key] = {"row": None, "error": p.load_error, "run_seconds": 0.0, "cached": False}
+            outcomes[p.key] = {"row": None, "error": p.load_error, "error_kind": "config", "run_seconds": 0.0,
+                               "cached": False}
         elif p.key not in outcomes and p.key not in todo:
             hit = cache.get(p.key)
             if hit is not None:
@@ -137,7 +138,7 @@ def _outcome(future) -> dict:
         return dict(future.result())
     exc = future.exception()
     return {"row": None, "error": f"worker failed: {type(exc).__name__}: {' '.join(str(exc).split())[:160]}",
-            "run_seconds": 0.0, "deterministic": False}
+            "error_kind": "crash", "run_seconds": 0.0, "deterministic": False}
 
 
 def _running(client, keys: set) -> int:

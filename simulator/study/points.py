@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from models.errors import UserError
+from models.errors import ConfigError, UnknownKeyError, UserError
 from simulator.config import CONFIG_DIR, REPO_ROOT, load_config
 from simulator.study.runner import RESULT_COLUMNS, memory_columns
 from simulator.study.spec import StudySpec, _short
 
-# The loader's words for a key it does not know: a typo in the study, not a failed point.
-_SPEC_ERRORS = ("unknown key", "is not a section")
 _CODE_DIRS = ("simulator", "models", "workloads")
 
 
@@ -30,7 +28,7 @@ class Point:
     config_path: str
     overrides: tuple[str, ...]
     config: object = None  # simulator.config.Config, or None when it did not load
-    load_error: str | None = None
+    load_error: str | None = None  # the config loader's one-line refusal: a failed point of kind "config"
     technology: str = ""
     key: str = ""
     labels: dict = field(default_factory=dict)  # knobs + workload, config, technology
@@ -135,15 +133,15 @@ def expand(spec: StudySpec) -> list[Point]:
 def _load(p: Point, spec: StudySpec, origins: dict, loaded: dict, sizing_error: str | None = None) -> None:
     ident = (p.config_path, p.overrides)
     if sizing_error is not None:
-        loaded[ident] = sizing_error
+        loaded[ident] = ConfigError(sizing_error)
     elif ident not in loaded:
         try:
             loaded[ident] = load_config(p.config_path, p.overrides)
         except UserError as exc:
-            loaded[ident] = str(exc).splitlines()[0]
-    if isinstance(loaded[ident], str):
-        msg = loaded[ident]
-        if any(s in msg for s in _SPEC_ERRORS):
+            loaded[ident] = exc
+    if isinstance(loaded[ident], UserError):
+        msg = str(loaded[ident]).splitlines()[0]
+        if isinstance(loaded[ident], UnknownKeyError):  # a typo in the study, not a failed point
             m = re.match(r"^--set ([^:]+): (.*)$", msg)
             if m and m.group(1) in origins:
                 raise UserError(f"{spec.source}: {origins[m.group(1)]}{m.group(2)}") from None
@@ -189,14 +187,14 @@ def known_columns(spec: StudySpec, points: list[Point]) -> list[str]:
 
         cols += replay_columns(spec.replay)
     cols += [f"pareto_{f.name}" for f in spec.pareto]
-    cols.append("error")
+    cols += ["error", "error_kind"]
     return cols
 
 
 def _check_columns(spec: StudySpec, points: list[Point]) -> None:
     known = known_columns(spec, points)
     for k in dict.fromkeys(k for p in points for k in p.knobs):
-        if k in RESULT_COLUMNS or k in ("workload", "config", "technology", "error"):
+        if k in RESULT_COLUMNS or k in ("workload", "config", "technology", "error", "error_kind"):
             raise UserError(f"{spec.source}: axes.{k} = ... (the name of a result column; choose another axis name)")
     refs = [(f"columns[{i}]", c) for i, c in enumerate(spec.columns)]
     for i, f in enumerate(spec.pareto):

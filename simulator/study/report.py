@@ -98,8 +98,9 @@ def _sections(study: dict) -> list[tuple[str, list[str], list[list[str]], set[in
     if failed:
         label_end = list(rows[0]).index("technology")
         labels = list(rows[0])[:label_end]
-        out.append(("Failed points", labels + ["error"], [[fmt(r[c]) for c in labels] + [r["error"]] for r in failed],
-                    set(range(len(labels) + 1))))
+        out.append(("Failed points", labels + ["kind", "error"],
+                    [[fmt(r[c]) for c in labels] + [r["error_kind"], r["error"]] for r in failed],
+                    set(range(len(labels) + 2))))
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from models.errors import UserError
+from models.errors import ConfigError, UserError
 from simulator import schema
 
 # Columns every successful point has, in results.csv order; per-memory columns follow them.
@@ -46,19 +46,19 @@ def hardware_columns(cfg) -> dict:
 
 def run_point(cfg, trace) -> dict:
     """Simulate one training step of ``trace`` on ``cfg``; returns ``{"row": {...}, "error": None,
-    "run_seconds": s, "errors": the ledger rows that can flip a bit (for replays)}`` or ``{"row": None, "error": "one line", ...}`` for bad input."""
+    "run_seconds": s, "errors": the ledger rows that can flip a bit (for replays)}`` or ``{"row": None, "error": "one line", "error_kind": "config" | "run" | "crash", ...}``."""
     from simulator.api import run
     from simulator.report import expected_bit_errors
 
     t0 = time.perf_counter()
     try:
         result = run(cfg, trace, write=False, timeline=False)
-    except UserError as exc:
+    except UserError as exc:  # the config or the run refused: the same again next time, so cached
         return {"row": None, "error": str(exc).splitlines()[0], "run_seconds": time.perf_counter() - t0,
-                "deterministic": True}
+                "error_kind": "config" if isinstance(exc, ConfigError) else "run", "deterministic": True}
     except Exception as exc:  # a simulator bug: reported for this point, the study goes on
         return {"row": None, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}",
-                "run_seconds": time.perf_counter() - t0, "deterministic": False}
+                "error_kind": "crash", "run_seconds": time.perf_counter() - t0, "deterministic": False}
     s = result.summary()
     energy = {f"energy_{c}_pj": float(v) for c, v in s["energy_pj"].items()}
     total_pj = float(sum(energy.values()))

@@ -48,6 +48,7 @@ def build_rows(spec: StudySpec, points: list[Point], outcomes: dict[str, dict]) 
 
                 row.update(budget_columns(spec.area_budget, p.config))
         row["error"] = o["error"] or ""
+        row["error_kind"] = (o.get("error_kind") or "crash") if o["error"] else ""
         rows.append(row)
     for i, j in baseline_index(spec, points).items():
         for metric, col in RATIO_METRICS.items():
