@@ -33,7 +33,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CODES = ("none", "secded", "bch2")
 XOR_PJ = 1e-3
@@ -101,6 +100,8 @@ def code_for(name: str, data_bits: int) -> Code:
 
 def word_uncorrectable(p, code: Code):
     """P(more than t errors among the n bits of a codeword) at raw per-bit probability ``p``."""
+    from scipy import stats  # imported on use: it costs a run's start-up ~0.2 s
+
     return stats.binom.sf(code.t, code.n, np.asarray(p, dtype=float))
 
 
@@ -109,6 +110,8 @@ def residual_per_bit(p, code: Code):
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     if code.t == 0:
         return p
+    from scipy import stats
+
     return p * stats.binom.sf(code.t - 1, code.n - 1, p)
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats as sps
 
 from models import ecc
 
@@ -150,6 +149,8 @@ def residual_rates(raw: np.ndarray, fractions: np.ndarray, code) -> np.ndarray:
     if code.t == 0:
         return raw
     mean = float(np.dot(fractions, raw))
+    from scipy import stats as sps  # imported on use (start-up)
+
     return raw * sps.binom.sf(code.t - 1, code.n - 1, mean)
 
 
