@@ -39,11 +39,7 @@ def parse_area_budget(doc, where, folder: Path) -> AreaBudget | None:
 
     if doc is None:
         return None
-    if not isinstance(doc, dict):
-        where.fail("area_budget", doc, f"a mapping with {', '.join(AREA_KEYS)}")
-    for k in doc:
-        if k not in AREA_KEYS:
-            where.fail(f"area_budget.{k}", doc[k], f"unknown key; accepted: {', '.join(AREA_KEYS)}")
+    where.mapping("area_budget", doc, AREA_KEYS)
     if ("mm2" in doc) == ("of" in doc):
         where.fail("area_budget", doc, "give exactly one of mm2 (a number) or of (a config whose scratchpad area it is)")
     mm2 = doc.get("mm2")

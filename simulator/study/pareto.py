@@ -36,11 +36,7 @@ def parse_pareto(doc, where) -> tuple[ParetoSpec, ...]:
     out = []
     for i, d in enumerate(doc):
         key = f"pareto[{i}]"
-        if not isinstance(d, dict):
-            where.fail(key, d, f"a mapping with {', '.join(PARETO_KEYS)}")
-        for k in d:
-            if k not in PARETO_KEYS:
-                where.fail(f"{key}.{k}", d[k], f"unknown key; accepted: {', '.join(PARETO_KEYS)}")
+        where.mapping(key, d, PARETO_KEYS)
         for k in ("x", "y"):
             if not isinstance(d.get(k), str):
                 where.fail(f"{key}.{k}", d.get(k), "required: a column name")

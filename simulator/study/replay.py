@@ -90,11 +90,7 @@ def parse_replay(doc, quick_doc, where, quick: bool) -> ReplaySpec | None:
     for name, d in (("replay", doc), ("quick.replay", quick_doc)):
         if d is None:
             continue
-        if not isinstance(d, dict):
-            where.fail(name, d, f"a mapping with {', '.join(REPLAY_KEYS)}")
-        for k in d:
-            if k not in REPLAY_KEYS:
-                where.fail(f"{name}.{k}", d[k], f"unknown key; accepted: {', '.join(REPLAY_KEYS)}")
+        where.mapping(name, d, REPLAY_KEYS)
     d = {**doc, **(quick_doc or {})} if quick else dict(doc)
     key = lambda k: f"{'quick.replay' if quick and quick_doc and k in quick_doc else 'replay'}.{k}"  # noqa: E731
     out = {}

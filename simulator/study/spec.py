@@ -99,6 +99,14 @@ class _Where:
     def fail(self, key: str, value, accepted: str):
         raise UserError(f"{self.source}: {key} = {_short(value)} ({accepted})")
 
+    def mapping(self, key: str, d, keys: tuple[str, ...]) -> None:
+        """``d`` (the value at ``key``) is a mapping whose keys are all in ``keys``."""
+        if not isinstance(d, dict):
+            self.fail(key, d, f"a mapping with {', '.join(keys)}")
+        for k in d:
+            if k not in keys:
+                self.fail(f"{key}.{k}", d[k], f"unknown key; accepted: {', '.join(keys)}")
+
 
 def builtin_studies() -> list[str]:
     return sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
@@ -236,11 +244,7 @@ def _points(points, where: _Where, folder: Path, key: str = "points") -> Axis:
 def _baseline(d, where: _Where) -> Baseline | None:
     if d is None:
         return None
-    if not isinstance(d, dict):
-        where.fail("baseline", d, f"a mapping with {', '.join(BASELINE_KEYS)}")
-    for k in d:
-        if k not in BASELINE_KEYS:
-            where.fail(f"baseline.{k}", d[k], f"unknown key; accepted: {', '.join(BASELINE_KEYS)}")
+    where.mapping("baseline", d, BASELINE_KEYS)
     name = d.get("name", "sram")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         where.fail("baseline.name", name, "an identifier (the ratio columns are <metric>_ratio_vs_<name>)")
@@ -255,11 +259,7 @@ def _baseline(d, where: _Where) -> Baseline | None:
 
 def _plot(i: int, d, where: _Where) -> PlotSpec:
     key = f"plots[{i}]"
-    if not isinstance(d, dict):
-        where.fail(key, d, f"a mapping with {', '.join(PLOT_KEYS)}")
-    for k in d:
-        if k not in PLOT_KEYS:
-            where.fail(f"{key}.{k}", d[k], f"unknown key; accepted: {', '.join(PLOT_KEYS)}")
+    where.mapping(key, d, PLOT_KEYS)
     for k in ("x", "y"):
         if not isinstance(d.get(k), str):
             where.fail(f"{key}.{k}", d.get(k), "required: a column name")
@@ -327,11 +327,7 @@ def parse_spec(doc: dict, source: str = "<study>", folder: Path | None = None, q
     if not isinstance(axes_doc, dict):
         where.fail("axes", axes_doc, "a mapping of axis names to value lists or labelled settings")
     quick_doc = doc.get("quick", {})
-    if not isinstance(quick_doc, dict):
-        where.fail("quick", quick_doc, f"a mapping with {', '.join(QUICK_KEYS)}")
-    for k in quick_doc:
-        if k not in QUICK_KEYS:
-            where.fail(f"quick.{k}", quick_doc[k], f"unknown key; accepted: {', '.join(QUICK_KEYS)}")
+    where.mapping("quick", quick_doc, QUICK_KEYS)
     quick_axes = quick_doc.get("axes", {})
     if not isinstance(quick_axes, dict):
         where.fail("quick.axes", quick_axes, "a mapping of axis names (of axes:) to shorter value lists")
