@@ -26,11 +26,13 @@ class DramLayout:
             self.classes[o.tensor] = o.tclass
             self.tensor_bytes[o.tensor] = o.nbytes
 
-    def transfer(self, o: Operand, mem: str, nbytes: int, to_dram: bool, idx: int, n: int) -> Transfer:
-        """Tile ``idx`` of ``n`` of tensor ``o``: its address is the tile's share, 64-byte aligned."""
-        base = self.addr[o.tensor]
-        offset = (o.nbytes * idx // max(n, 1)) // 64 * 64
-        return Transfer(o.tensor, o.tclass, mem, nbytes, to_dram, base + offset)
+    def transfer(self, o: Operand, mem: str, nbytes: int, to_dram: bool, idx: int, n: int,
+                 offset: int | None = None) -> Transfer:
+        """Tile ``idx`` of ``n`` of tensor ``o``: its address is the tile's share (or ``offset``
+        bytes into the tensor), 64-byte aligned."""
+        if offset is None:
+            offset = o.nbytes * idx // max(n, 1)
+        return Transfer(o.tensor, o.tclass, mem, nbytes, to_dram, self.addr[o.tensor] + offset // 64 * 64)
 
 
 def box_bytes(nbytes: int, dims: tuple[int, ...], lo: tuple[int, ...], hi: tuple[int, ...]) -> int:
@@ -57,6 +59,25 @@ def box_bytes(nbytes: int, dims: tuple[int, ...], lo: tuple[int, ...], hi: tuple
                 sign = -sign
         acc += sign * (nbytes * vol // total)
     return acc
+
+
+def chunk_bytes(nbytes: int, c, chunks: int):
+    """Bytes of chunk ``c`` (an int or a numpy array) when a tensor of ``nbytes`` streams in
+    ``chunks`` chunks of ceil(nbytes / chunks) bytes, as a DMA engine cuts it: the last chunk that
+    has bytes takes the remainder, any after it none. Every chunk but the op's last is then equal
+    (the fast-forward skips runs of equal chunks), and none exceeds the equal share rounded up."""
+    size = -(-nbytes // max(chunks, 1))
+    if isinstance(c, np.ndarray):
+        return np.clip(nbytes - c * size, 0, size)
+    return min(max(nbytes - c * size, 0), size)
+
+
+def chunk_offset(nbytes: int, c, chunks: int):
+    """Where chunk ``c`` of `chunk_bytes` starts in its tensor (an int or a numpy array)."""
+    size = -(-nbytes // max(chunks, 1))
+    if isinstance(c, np.ndarray):
+        return np.minimum(c * size, nbytes)
+    return min(c * size, nbytes)
 
 
 def offsets_np(nbytes: int, idx: np.ndarray, n: int) -> np.ndarray:

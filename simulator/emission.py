@@ -4,7 +4,8 @@ Each tile carries its DMA loads and writebacks (streamed operands only) and the 
 reads and writes in each memory, per tensor class. GEMM tiles follow the chosen loop order; an
 operand tile is loaded only when it changes; partial sums across K go to the accumulator if they
 fit it, else are read-modify-written in the output's memory. A vector op streams in as few equal
-chunks as its staging buffers allow, with its cycles spread exactly over the chunks.
+chunks as its staging buffers allow, each the equal share rounded up and the last the remainder
+(`dram_layout.chunk_bytes`); its cycles are spread over the chunks the same way.
 
 Nothing materialises all tiles: a tile is a function of its loop indices, so ``tiles[j]`` builds
 tile j on demand (the event engine asks only for the tiles it simulates), ``tiles.ids()`` gives the
@@ -21,7 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from simulator.config import Config
-from simulator.dram_layout import DramLayout, box_bytes, box_bytes_np, offsets_np
+from simulator.dram_layout import DramLayout, box_bytes, box_bytes_np, chunk_bytes, chunk_offset, offsets_np
 from simulator.mapping import ceil_div, tile_work
 from simulator.plan import DIRECT, PSUM_BYTES, OpPlan, Tile
 
@@ -197,6 +198,12 @@ class GemmTiles(_LazyTiles):
             writebacks.append(xfer(y, self.mem_y, nbytes, True, ky, self.nm * self.nn * self.ng))
         return Tile.shared(loads, writebacks, reads, writes, ideal, stream, per_memory)
 
+    def memo_key(self) -> tuple:
+        """Everything the tiles' timing depends on (not tensor names or addresses: `op_memo`)."""
+        return ("gemm", self.M, self.K, self.N, self.G, self.rows, self.cols, self.df, self.mt, self.kt, self.nt,
+                self.gt, self.order, self.sa, self.sb, self.sy, self.mem_a, self.mem_b, self.mem_y, self.psum_mem,
+                self.eb)
+
     def ids(self) -> np.ndarray:
         """One integer per tile, equal exactly for tiles equal but for their DRAM addresses."""
         n = len(self)
@@ -270,9 +277,8 @@ class VectorChunks(_LazyTiles):
     def _build(self, c: int) -> Tile:
         chunks = self.chunks
         xfer = self.layout.transfer
-        # a tensor's share of a chunk: box_bytes over (chunks,), exactly
-        parts = tuple(o.nbytes * (c + 1) // chunks - o.nbytes * c // chunks for o, _, _ in self.reads + self.writes)
-        cyc = ceil_div(self.total_cycles * (c + 1), chunks) - ceil_div(self.total_cycles * c, chunks)
+        parts = tuple(chunk_bytes(o.nbytes, c, chunks) for o, _, _ in self.reads + self.writes)
+        cyc = chunk_bytes(self.total_cycles, c, chunks)
         body = self._bodies.get((parts, cyc))
         if body is None:
             body = self._bodies[(parts, cyc)] = self._body(parts, cyc)
@@ -281,12 +287,13 @@ class VectorChunks(_LazyTiles):
         n_reads = len(self.reads)
         for (o, mem, streamed), part in zip(self.reads, parts):
             if streamed:
-                loads.append(xfer(o, mem, part, False, c, chunks))
+                loads.append(xfer(o, mem, part, False, c, chunks, chunk_offset(o.nbytes, c, chunks)))
         for (o, mem, streamed), part in zip(self.writes, parts[n_reads:]):
             if streamed:
+                at = chunk_offset(o.nbytes, c, chunks)
                 if o.accumulate:
-                    loads.append(xfer(o, mem, part, False, c, chunks))
-                wbs.append(xfer(o, mem, part, True, c, chunks))
+                    loads.append(xfer(o, mem, part, False, c, chunks, at))
+                wbs.append(xfer(o, mem, part, True, c, chunks, at))
         return Tile.shared(loads, wbs, reads, writes, cyc, cyc, per_memory)
 
     def _body(self, parts: tuple[int, ...], cyc: int) -> tuple:
@@ -305,9 +312,14 @@ class VectorChunks(_LazyTiles):
         reads, writes = dict(reads), dict(writes)
         return reads, writes, Tile.memory_totals(reads, writes)
 
+    def memo_key(self) -> tuple:
+        """Everything the chunks' timing depends on besides the operands' sizes (`op_memo`)."""
+        return ("vector", self.chunks, self.total_cycles, tuple((m, s) for _, m, s in self.reads),
+                tuple((m, s) for _, m, s in self.writes))
+
     def ids(self) -> np.ndarray:
         c = np.arange(self.chunks, dtype=np.int64)
-        part = {o.tensor: box_bytes_np(o.nbytes, (self.chunks,), (c,), (c + 1,)) for o, _, _ in self.reads + self.writes}
+        part = {o.tensor: chunk_bytes(o.nbytes, c, self.chunks) for o, _, _ in self.reads + self.writes}
         cols = [part[o.tensor] for o in self.load_ops + self.wb_ops]
         # the unit's bytes per (memory, class), as the chunk's dicts sum them
         sums: dict[tuple, np.ndarray] = {}
@@ -317,13 +329,12 @@ class VectorChunks(_LazyTiles):
                     for key in ((0, mem, o.tclass),) * (side == 0 or o.accumulate) + ((1, mem, o.tclass),) * side:
                         sums[key] = sums.get(key, 0) + part[o.tensor]
         cols += list(sums.values())
-        t = self.total_cycles
-        cols.append(-((-t * (c + 1)) // self.chunks) + (-t * c) // self.chunks)
+        cols.append(chunk_bytes(self.total_cycles, c, self.chunks))
         return _factorize(cols, self.chunks)
 
     def addresses(self, j: int, kind: int, x: int, tiles: np.ndarray) -> np.ndarray:
         o = (self.load_ops if kind == 0 else self.wb_ops)[x]
-        return self.layout.addr[o.tensor] + offsets_np(o.nbytes, tiles, self.chunks)
+        return self.layout.addr[o.tensor] + chunk_offset(o.nbytes, np.asarray(tiles, dtype=np.int64), self.chunks) // 64 * 64
 
 
 def emit_gemm_tiles(plan: OpPlan, cfg: Config, layout: DramLayout, mem_of: Callable[[str], str],

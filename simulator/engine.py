@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from simulator.components.dram import Dram
+from simulator.components.op_memo import OpMemo
 from simulator.components.periodic import TAIL_GUARD_TILES, may_skip, periods_ahead, signature, tile_ids
 from simulator.components.scratchpad import Scratchpad
 from simulator.components.skip import Snapshot, copy_period
@@ -104,6 +105,7 @@ class Engine:
         self._ref: tuple[int, int, int] | None = None
         self.template_floor = 0  # a period's rows must start at or after this timeline row
         self.gating = PowerGating(self, ideal_memory)
+        self.memo = OpMemo(self) if fast_forward else None
 
     def now(self) -> int:
         return int(self.env.now) + self.offset
@@ -212,6 +214,12 @@ class Engine:
         self.ledger.compute_energy(row, op.macs, op.vector_elem_ops)
         t_op = self.now()
         self.gating.begin_op(row, t_op)
+        memo = self.memo.probe(p, row) if self.memo is not None else None
+        if memo is not None and memo.entry is not None:
+            self.memo.replay(memo, row, len(p.tiles))
+            self._book_accesses(row)
+            self.ledger.leakage(row, self.now() - t_op)
+            return
         st = _OpState(p, len(p.tiles))
         self._refs = []
         in_slots = simpy.Container(env, capacity=2, init=2)
@@ -260,6 +268,8 @@ class Engine:
         if env.now > t_tail:
             self.ledger.add_stalls(row, {"dram": int(env.now) - t_tail})
             self._slice(t_tail, int(env.now), unit, 0, row.layer_id, row.phase, op.op, stall="dram")
+        if memo is not None:
+            self.memo.record(memo, row)
         self._book_accesses(row)
         self.ledger.leakage(row, self.now() - t_op)
 

@@ -15,6 +15,7 @@ _STALL = schema.enum_codes(schema.STALLS + (schema.NO_STALL,))
 
 _ROW_DTYPE = np.dtype([(n, np.dtype(t) if isinstance(t, str) else np.dtype("i1")) for n, t in schema.TIMELINE_FIELDS])
 FLUSH_ROWS = 1 << 16
+RECENT_CHUNKS = 4  # chunks already written that `since` still finds in memory (fast-forward copies them)
 
 
 def concat_rows(parts: list[np.ndarray]) -> np.ndarray:
@@ -69,6 +70,7 @@ class BufferTracer(NullTracer):
         self.n_packed = 0  # rows in self.packed and in the sink
         self.sink = sink
         self.written = 0
+        self.recent: list[np.ndarray] = []  # the last chunks written to the sink, kept for `since`
 
     def slice(self, t_start, t_end, hw_unit, slot, layer_id, phase, op, tclass="none", nbytes=0, dram_addr=-1,
               stall=schema.NO_STALL, is_write=0) -> None:
@@ -94,6 +96,8 @@ class BufferTracer(NullTracer):
         cut = len(pending) if final else len(pending) // FLUSH_ROWS * FLUSH_ROWS
         for a in range(0, cut, FLUSH_ROWS):
             self.sink.append_timeline(pending[a:a + FLUSH_ROWS])
+            self.recent.append(pending[a:a + FLUSH_ROWS])
+        del self.recent[:-RECENT_CHUNKS]
         self.written += cut
         self.packed = [pending[cut:]] if cut < len(pending) else []
 
@@ -109,8 +113,14 @@ class BufferTracer(NullTracer):
             start = end - len(arr)
             parts.append(arr[max(mark - start, 0):])
             end = start
-        if mark < self.written:
-            parts.append(self.sink.read_timeline(mark, self.written).astype(_ROW_DTYPE))
+        for arr in reversed(self.recent):  # written, but still in memory: no read back from the file
+            if end <= mark:
+                break
+            start = end - len(arr)
+            parts.append(arr[max(mark - start, 0):])
+            end = start
+        if mark < end:
+            parts.append(self.sink.read_timeline(mark, end).astype(_ROW_DTYPE))
         return concat_rows(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
 
     def extend(self, rows: np.ndarray) -> None:

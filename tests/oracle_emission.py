@@ -114,22 +114,23 @@ def oracle_vector_chunks(plan: OpPlan, cfg: Config, layout: DramLayout, mem_of: 
         reads: dict[tuple[str, str], int] = defaultdict(int)
         writes: dict[tuple[str, str], int] = defaultdict(int)
         for o in op.reads:
-            part = box_bytes(o.nbytes, (chunks,), (c,), (c + 1,))
+            part = min(max(o.nbytes - c * ceil_div(o.nbytes, chunks), 0), ceil_div(o.nbytes, chunks))
             mem = mem_of(o.tclass)
             if is_streamed(o):
-                loads.append(xfer(o, mem, part, False, c, chunks))
+                loads.append(xfer(o, mem, part, False, c, chunks, min(c * ceil_div(o.nbytes, chunks), o.nbytes)))
             if mem != DIRECT:
                 reads[(mem, o.tclass)] += part
         for o in op.writes:
-            part = box_bytes(o.nbytes, (chunks,), (c,), (c + 1,))
+            part = min(max(o.nbytes - c * ceil_div(o.nbytes, chunks), 0), ceil_div(o.nbytes, chunks))
             mem = mem_of(o.tclass)
             if is_streamed(o):
+                at = min(c * ceil_div(o.nbytes, chunks), o.nbytes)
                 if o.accumulate:
-                    loads.append(xfer(o, mem, part, False, c, chunks))
-                wbs.append(xfer(o, mem, part, True, c, chunks))
+                    loads.append(xfer(o, mem, part, False, c, chunks, at))
+                wbs.append(xfer(o, mem, part, True, c, chunks, at))
             if mem != DIRECT:
                 if o.accumulate:
                     reads[(mem, o.tclass)] += part
                 writes[(mem, o.tclass)] += part
-        cyc = ceil_div(total_cycles * (c + 1), chunks) - ceil_div(total_cycles * c, chunks)
+        cyc = min(max(total_cycles - c * ceil_div(total_cycles, chunks), 0), ceil_div(total_cycles, chunks))
         plan.tiles.append(Tile(loads, wbs, dict(reads), dict(writes), cyc, cyc))
