@@ -46,6 +46,7 @@ def _child(workload: str, config: str | None, batch: int, phases: str, fast_forw
         cpu = _cpu_seconds() - c0
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"cpu_s": cpu, "cycles": res.total_cycles, "events": res.events, "tiles": res.tiles,
+                      "replayed_ops": res.replayed_ops,
                       "timeline_rows": res.timeline_rows, "peak_rss_mib": peak_mib}))
 
 
@@ -68,15 +69,16 @@ def _measure(workload: str, batch: int, args, repo: Path = REPO) -> dict:
     return best
 
 
-HEADER = f"{'workload':<14} {'batch':>5} {'CPU s':>7} {'peak MiB':>9} {'events':>9} {'tiles':>9} {'timeline rows':>14}"
+HEADER = (f"{'workload':<14} {'batch':>5} {'CPU s':>7} {'peak MiB':>9} {'events':>9} {'ops replayed':>12} {'tiles':>9} "
+          f"{'timeline rows':>14}")
 
 
 AGAINST = f" {'before CPU s':>12} {'before MiB':>10}"
 
 
 def _line(workload: str, batch: int, r: dict, before: dict | None = None) -> str:
-    line = (f"{workload:<14} {batch:5d} {r['cpu_s']:7.2f} {r['peak_rss_mib']:9.0f} {r['events']:9,} {r['tiles']:9,} "
-            f"{r['timeline_rows']:14,}")
+    line = (f"{workload:<14} {batch:5d} {r['cpu_s']:7.2f} {r['peak_rss_mib']:9.0f} {r['events']:9,} "
+            f"{r.get('replayed_ops', 0):12,} {r['tiles']:9,} {r['timeline_rows']:14,}")
     if before is not None:
         line += f" {before['cpu_s']:12.2f} {before['peak_rss_mib']:10.0f}"
     return line
@@ -133,7 +135,7 @@ def main() -> int:
             total += r["cpu_s"]
             total_before += before["cpu_s"] if before else 0.0
             print(_line(workload, 32, r, before), flush=True)
-        print(f"{'total':<14} {'':>5} {total:7.2f}" + (f" {'':>9} {'':>9} {'':>9} {'':>14} {total_before:12.2f}"
+        print(f"{'total':<14} {'':>5} {total:7.2f}" + (f" {'':>9} {'':>9} {'':>12} {'':>9} {'':>14} {total_before:12.2f}"
                                                       if args.against else ""))
         print()
     if args.only in (None, "startup"):

@@ -49,6 +49,7 @@ class RunResult:
     tiles: int
     path: Path | None = None
     skipped_tiles: int = 0  # tiles fast-forward accounted without simulating them
+    replayed_ops: int = 0  # ops fast-forward replayed whole from an equal earlier op (components.op_memo)
     simulator_version: str = SIMULATOR_VERSION
     layer_names: list[str] = field(default_factory=list)
     n_timeline_rows: int | None = None
@@ -138,6 +139,7 @@ def run(config: Config | str | Path | None, workload: str | LayerTrace, *, phase
             errors=ledger.errors_table(), timeline=tl, total_cycles=total, hw_units=hw_units,
             wall_seconds=0.0, events=engine.events + len(plan.ops), tiles=sum(len(p.tiles) for p in plan.ops),
             layer_names=[layer.name for layer in trace.layers], skipped_tiles=engine.skipped_tiles,
+            replayed_ops=engine.memo.replayed if engine.memo is not None else 0,
             n_timeline_rows=rows, power_gating=engine.gating.totals())
         if tally is not None and sink is None:
             tally.add(result.timeline)

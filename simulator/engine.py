@@ -18,9 +18,11 @@ DRAM channels. Every tile's timing is exact integer arithmetic:
   what remains (the wait for banks other streams hold) ``bank_conflict``;
 - an op ends when its last output tile is in DRAM; that tail is ``dram``.
 
-Fast-forward (the default; ``fast_forward=False`` is the event-per-tile oracle): once an op's state
-at a tile boundary repeats a period of tiles later (`components.periodic`), the engine skips k whole
-periods: their ledger deltas are added k times (integers), their timeline rows are the last period's
+Fast-forward (the default; ``fast_forward=False`` is the event-per-tile oracle) works at two levels.
+An op equal to one simulated earlier, in its work and in the bank and DRAM state it starts from, is
+replayed from that op's record without events (`components.op_memo`). Inside an op, once its state
+at a tile boundary repeats a period of tiles later (`components.periodic`, `components.fast_forward`),
+the engine skips k whole periods: their ledger deltas are added k times (integers), their timeline rows are the last period's
 rows shifted with numpy, and the SimPy clock stays behind by the skipped cycles (``offset``), which
 every reported cycle adds. Logical tile j after a skip is physical tile j + ``shift``. A period may
 have an odd number of tiles: the tile's parity only names its DMA slot in the timeline, which the
@@ -35,22 +37,14 @@ import simpy
 
 from simulator.components.dram import Dram
 from simulator.components.op_memo import OpMemo
-from simulator.components.periodic import TAIL_GUARD_TILES, may_skip, periods_ahead, signature, tile_ids
+from simulator.components.fast_forward import fast_forward
 from simulator.components.scratchpad import Scratchpad
-from simulator.components.skip import Snapshot, copy_period
 from simulator.config import Config
 from simulator.placement import DIRECT, OpPlan, Plan, Transfer
 from simulator.power_gating import PowerGating
 from simulator.schema import NO_STALL
 from simulator.stats import Ledger, OpRow
 from simulator.timeline import NullTracer
-
-HISTORY_STATES = 256  # distinct op states the fast-forward remembers
-PERIODS_TRIED = 64  # earlier visits of one state tried as the start of a period (the tiles' own period
-# may be a multiple of the state's)
-SHORT_PERIOD = 256  # periods up to this many tiles are checked tile by tile before the scan
-MAX_TEMPLATE_ROWS = 1 << 18  # longest period, in timeline rows, that is copied
-
 
 @dataclass
 class OpTiming:
@@ -234,7 +228,7 @@ class Engine:
             if i:
                 t_free = int(env.now)
                 if self.fast_forward:
-                    self._fast_forward(st, i, row, (in_slots, out_slots))
+                    fast_forward(self, st, i, row, (in_slots, out_slots))
             tile = st.tile(i)
             ready = st.ready.get(i) or st.ready.setdefault(i, env.event())
             dram_done, _ = yield ready
@@ -324,55 +318,6 @@ class Engine:
             yield ev
         put = slots.put(1)
         put.ff_tag = ("put_out", j)
-
-    def _fast_forward(self, st: _OpState, i: int, row: OpRow, containers) -> None:
-        """At the top of tile i: skip whole periods if the state repeats one seen a period ago. The
-        history spans earlier skips (all its figures are in reported cycles and physical tiles), so a
-        period that contains skipped inner periods is found too."""
-        if st.n - i <= TAIL_GUARD_TILES + 2:  # too near the op's end for a period to fit
-            return
-        if st.ids is None:
-            st.ids = tile_ids(st.plan.tiles)
-            st.id_list = st.ids.tolist()  # for scalar checks, much cheaper than numpy's
-            st.watched = may_skip(st.ids)
-        if not st.watched:
-            return
-        sig = signature(self.env, i, containers, st.ready, self.spm.values(), self.dram)
-        if sig is None:
-            return
-        key = (sig, self.gating.key())
-        snap = Snapshot.take(self, row, i + st.shift)
-        seen = st.history.get(key)
-        if seen is None:
-            if len(st.history) >= HISTORY_STATES:
-                st.history.pop(next(iter(st.history)))
-                oldest = min(s.mark for snaps in st.history.values() for s in snaps)
-                self._refs = [r for r in self._refs if r[0] >= oldest]
-            seen = st.history[key] = []
-        ids, id_list, q = st.ids, st.id_list, snap.tile + 1
-        limit = len(id_list) - TAIL_GUARD_TILES
-        for prev in reversed(seen):
-            if prev.mark < self.template_floor or snap.mark - prev.mark > MAX_TEMPLATE_ROWS:
-                continue
-            period = snap.tile - prev.tile
-            # one period is skipped only if tiles q and q + period (the last it touches) repeat
-            far = q + period
-            if far >= limit or id_list[q] != id_list[q - period] or id_list[far] != id_list[q]:
-                continue
-            lo = max(q - 3, period)  # and so must every tile from phys - 2 on (`periods_ahead`)
-            if period <= SHORT_PERIOD and id_list[lo:far + 1] != id_list[lo - period:far + 1 - period]:
-                continue
-            k = periods_ahead(ids, snap.tile, period, st.runs)
-            if k > 0:
-                copy_period(self, row, prev, snap, k, period, st.plan.tiles)
-                st.shift += k * period
-                st.n -= k * period
-                self.skipped_tiles += k * period
-                snap = Snapshot.take(self, row, i + st.shift)
-                break
-        seen.append(snap)
-        if len(seen) > PERIODS_TRIED:
-            del seen[0]
 
     def _bank_slices(self, memory: str, res, row: OpRow, tclass: str, nbytes: int, is_write: int) -> None:
         """One slice per stretch of bank time a reservation got; its bytes go with the first."""

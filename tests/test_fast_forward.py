@@ -93,16 +93,16 @@ def test_random_configs_identical(tmp_path_factory, rows, cols, dataflow, batch,
 def test_odd_periods_skipped_with_their_slots(tmp_path, monkeypatch):
     """Periods of an odd number of tiles are skipped (a tile's parity only names its DMA slot), and the
     copied rows carry the slot of the tile they stand for: the timeline equals the oracle's."""
-    import simulator.engine as engine_module
+    import simulator.components.fast_forward as ff_module
 
     periods = []
-    copy = engine_module.copy_period
+    copy = ff_module.copy_period
 
     def record(engine, row, prev, snap, k, period, tiles):
         periods.append((period, k))
         return copy(engine, row, prev, snap, k, period, tiles)
 
-    monkeypatch.setattr(engine_module, "copy_period", record)
+    monkeypatch.setattr(ff_module, "copy_period", record)
     cfg = load_config(None, ["training.batch=2"])
     slow, fast = _both(cfg, "resnet18", tmp_path, phases=("fwd",))
     assert any(p % 2 and k % 2 for p, k in periods)  # an odd number of tiles skipped in one step
@@ -114,7 +114,7 @@ def test_odd_periods_skipped_with_their_slots(tmp_path, monkeypatch):
 
 def test_may_skip_rules_out_only_ops_without_a_skippable_period(monkeypatch):
     """Ops whose tiles repeat only once are not watched; watching every op skips no more tiles."""
-    import simulator.engine as engine_module
+    import simulator.components.fast_forward as ff_module
     from simulator.components.periodic import may_skip
 
     assert may_skip(np.zeros(20, dtype=np.int64))
@@ -124,7 +124,7 @@ def test_may_skip_rules_out_only_ops_without_a_skippable_period(monkeypatch):
     assert may_skip(np.tile(np.arange(5, dtype=np.int64), 4))
     cfg = load_config(None, ["training.batch=2"])
     pruned = run(cfg, "resnet18", phases=("fwd",), write=False)
-    monkeypatch.setattr(engine_module, "may_skip", lambda ids: True)
+    monkeypatch.setattr(ff_module, "may_skip", lambda ids: True)
     watched = run(cfg, "resnet18", phases=("fwd",), write=False)
     assert pruned.skipped_tiles == watched.skipped_tiles > 0
     assert pruned.events == watched.events

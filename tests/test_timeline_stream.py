@@ -15,11 +15,13 @@ from tests.conftest import make_config
 class _Sink:
     def __init__(self):
         self.parts = []
+        self.reads = []
 
     def append_timeline(self, rows):
         self.parts.append(rows.copy())
 
     def read_timeline(self, a, b):
+        self.reads.append((a, b))
         return np.concatenate(self.parts)[a:b]
 
 
@@ -33,8 +35,12 @@ def test_tracer_keeps_at_most_two_chunks(monkeypatch):
         resident = max(resident, tr.mark() - tr.written)
     assert resident <= 2 * 64
     assert all(len(p) == 64 for p in sink.parts)
-    back = tr.since(900)  # part from the sink, part still in memory
+    back = tr.since(900)  # part written, part not yet
     assert back["t_start_cycles"].tolist() == list(range(900, 1000))
+    assert sink.reads == []  # the last chunks written are still at hand: nothing is read back
+    older = tr.since(100)
+    assert older["t_start_cycles"].tolist() == list(range(100, 1000))
+    assert sink.reads == [(100, tr.written - timeline.RECENT_CHUNKS * 64)]
     assert tr.table() is None
     rows = np.concatenate(sink.parts)
     assert rows["bytes"].tolist() == list(range(1000))
