@@ -11,11 +11,11 @@ writes whole chunks as the engine fills them (memory does not grow with the run)
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import h5py
 import numpy as np
+from zlib_ng import zlib_ng
 
 from simulator import schema
 from simulator.outputs import atomic_output, deferred_signals
@@ -23,7 +23,7 @@ from simulator.memories_table import write_memories
 from simulator.trace import INDEX_FIELDS, index_runs, merge_runs
 
 TIMELINE_CHUNK_ROWS = 65536  # rows per chunk of a timeline written whole (`write_run`)
-TIMELINE_GZIP_LEVEL = 1  # level 4 was 1.5x the CPU time for a file 10% smaller (2.35M rows, measured)
+TIMELINE_GZIP_LEVEL = 1  # zlib-ng level 1: 0.09 CPU s for 2.36 M rows (4.9 MB); stdlib zlib 0.35 s (4.1 MB); level 3 0.12 s (3.7 MB), measured
 _TIMELINE_DT = np.dtype(schema.TIMELINE_FIELDS)
 
 
@@ -101,11 +101,17 @@ class RunFile:
 
 
 def _shuffle_deflate(rows: np.ndarray) -> bytes:
-    """A whole chunk as the dataset's filters (shuffle, then deflate) store it: compressed here and
-    written with `write_direct_chunk`, which skips libhdf5's per-field type conversion (0.52 s
-    instead of 0.73 s for 2.36 M rows, measured)."""
-    shuffled = rows.view(np.uint8).reshape(len(rows), rows.dtype.itemsize).T.tobytes()
-    return zlib.compress(shuffled, TIMELINE_GZIP_LEVEL)
+    """A whole chunk as the dataset's filters (shuffle, then deflate) store it, compressed here and
+    written with `write_direct_chunk`: it skips libhdf5's per-field type conversion (0.52 s instead of
+    0.73 s for 2.36 M rows with the same zlib, measured) and lets zlib-ng deflate it (any inflater reads
+    it: the file is a plain shuffle + gzip dataset)."""
+    n, size = len(rows), rows.dtype.itemsize
+    if size % 4:
+        shuffled = rows.view(np.uint8).reshape(n, size).T.tobytes()
+    else:  # the same byte planes in two steps, 4-byte words first: about 1.5x faster
+        words = rows.view(np.uint32).reshape(n, size // 4).T.copy()
+        shuffled = words.view(np.uint8).reshape(size // 4, n, 4).transpose(0, 2, 1).tobytes()
+    return zlib_ng.compress(shuffled, TIMELINE_GZIP_LEVEL)
 
 
 def _as_timeline(rows: np.ndarray) -> np.ndarray:

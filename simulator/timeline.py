@@ -45,8 +45,8 @@ class NullTracer:
         """Rows of the timeline as written (after `table`)."""
         return self.mark()
 
-    def since(self, mark: int) -> np.ndarray:
-        """The rows kept since ``mark``, packed."""
+    def since(self, mark: int, copy: bool = False) -> np.ndarray:
+        """The rows kept since ``mark``, packed (``copy``: in an array of their own, never a view)."""
         return np.zeros(0, dtype=_ROW_DTYPE)
 
     def extend(self, rows: np.ndarray) -> None:
@@ -104,7 +104,7 @@ class BufferTracer(NullTracer):
     def mark(self) -> int:
         return self.n_packed + len(self.rows)
 
-    def since(self, mark: int) -> np.ndarray:
+    def since(self, mark: int, copy: bool = False) -> np.ndarray:
         self._flush()
         parts, end = [], self.n_packed
         for arr in reversed(self.packed):
@@ -121,7 +121,9 @@ class BufferTracer(NullTracer):
             end = start
         if mark < end:
             parts.append(self.sink.read_timeline(mark, end).astype(_ROW_DTYPE))
-        return concat_rows(parts[::-1]) if parts else np.zeros(0, dtype=_ROW_DTYPE)
+        if not parts:
+            return np.zeros(0, dtype=_ROW_DTYPE)
+        return parts[0].copy() if copy and len(parts) == 1 else concat_rows(parts[::-1])
 
     def extend(self, rows: np.ndarray) -> None:
         self._flush()
@@ -184,8 +186,8 @@ class OpTracer(BufferTracer):
     def mark(self) -> int:
         return self.base + super().mark()
 
-    def since(self, mark: int) -> np.ndarray:
-        return super().since(mark - self.base)
+    def since(self, mark: int, copy: bool = False) -> np.ndarray:
+        return super().since(mark - self.base, copy)
 
     def _fold(self) -> None:
         self._flush()

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPORT_NAME = {"pyyaml": "yaml", "scikit-learn": "sklearn", "dask[distributed]": "dask"}
+IMPORT_NAME = {"pyyaml": "yaml", "scikit-learn": "sklearn", "dask[distributed]": "dask", "zlib-ng": "zlib_ng"}
 PROJECT = {"simulator", "models", "workloads", "tests"}
 PROBE = """
 import json, sys

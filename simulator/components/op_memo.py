@@ -13,6 +13,7 @@ gap spans ops). Only ops up to ``OP_ROWS`` timeline rows are recorded, ``TOTAL_R
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,30 +61,42 @@ def _busy(engine) -> tuple:
     return tuple(s.busy_cycles for s in engine.spm.values()) + (engine.dram.busy_cycles,)
 
 
+def _work(p, dram_addr: dict) -> tuple[tuple, list[str]]:
+    """What an op does, with its tensors named by order of appearance; and those tensors."""
+    names: dict[str, int] = {}
+    op = p.op
+    operands = tuple((names.setdefault(o.tensor, len(names)), o.tclass, o.nbytes, o.accumulate,
+                      bool(p.resident.get(o.tensor))) for o in op.reads + op.writes)
+    pre = tuple((names.setdefault(x.tensor, len(names)), x.tclass, x.memory, x.nbytes, x.to_dram,
+                 x.dram_addr - dram_addr[x.tensor]) for x in p.pre)
+    return (op.op, op.phase, op.gemm, op.vector_elem_ops, operands, pre, p.tiles.memo_key()), list(names)
+
+
 class OpMemo:
     def __init__(self, engine):
         self.engine = engine
         self.entries: dict[tuple, Entry] = {}
         self.rows_kept = 0
         self.replayed = 0  # ops replayed (for tests and benchmarks)
+        # how many ops still to run do each work: an op whose work no later op repeats is not recorded
+        self.work = {id(p): _work(p, engine.plan.dram_addr) for p in engine.plan.ops if hasattr(p.tiles, "memo_key")}
+        self.ahead = Counter(w for w, _ in self.work.values())
 
     def probe(self, p, row) -> Probe | None:
-        """The op's probe, or None if it cannot be recorded or replayed."""
+        """The op's probe, or None if it can neither be replayed nor be worth recording."""
         eng = self.engine
-        if eng.gating.trackers or not hasattr(p.tiles, "memo_key"):
+        found = self.work.get(id(p))
+        if found is None or eng.gating.trackers:
             return None
+        work, names = found
+        self.ahead[work] -= 1
         now = eng.env.now
         if any(t > now for t, *_ in eng.env._queue):  # a stream of the previous op still running
             return None
-        names: dict[str, int] = {}
-        op = p.op
-        operands = tuple((names.setdefault(o.tensor, len(names)), o.tclass, o.nbytes, o.accumulate,
-                          bool(p.resident.get(o.tensor))) for o in op.reads + op.writes)
-        addr = eng.plan.dram_addr
-        pre = tuple((names.setdefault(x.tensor, len(names)), x.tclass, x.memory, x.nbytes, x.to_dram,
-                     x.dram_addr - addr[x.tensor]) for x in p.pre)
-        key = (op.op, op.phase, op.gemm, op.vector_elem_ops, operands, pre, p.tiles.memo_key(), _state(eng))
-        pr = Probe(key, list(names), self.entries.get(key))
+        key = (work, _state(eng))
+        pr = Probe(key, names, self.entries.get(key))
+        if pr.entry is None and not self.ahead[work]:
+            return None
         if pr.entry is None:
             pr.now, pr.mark, pr.stalls, pr.busy = eng.now(), eng.tracer.mark(), dict(row.stalls), _busy(eng)
         return pr
@@ -94,7 +107,7 @@ class OpMemo:
         n_rows = eng.tracer.mark() - pr.mark
         if n_rows > OP_ROWS or self.rows_kept + n_rows > TOTAL_ROWS:
             return
-        rows = eng.tracer.since(pr.mark).copy()
+        rows = eng.tracer.since(pr.mark, copy=True)
         addr = eng.plan.dram_addr
         base = np.array([addr[t] for t in pr.tensors], dtype=np.int64)
         order = np.argsort(base, kind="stable")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BLOCK_ROWS = 1 << 18  # copied timeline rows made at a time (memory stays bounded)
-MAX_COPY_REFS = 1 << 12  # address rows of copies remembered for longer periods
+MAX_COPY_REFS = 256  # address rows of copies remembered for longer periods
 
 
 @dataclass
@@ -76,17 +76,18 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
         for m0 in range(1, k + 1, per_block):
             ms = np.arange(m0, min(k, m0 + per_block - 1) + 1, dtype=np.int64)
             out = np.tile(rows, len(ms))
-            shift = np.repeat(ms * delta, n)
-            out["t_start_cycles"] += shift
-            out["t_end_cycles"] += shift
-            addr, slot = out["dram_addr"], out["slot"]
+            grid = out.reshape(len(ms), n)  # copy m of the period is row m - m0 (a view of out)
+            shift = (ms * delta)[:, None]
+            grid["t_start_cycles"] += shift
+            grid["t_end_cycles"] += shift
+            addr, slot = grid["dram_addr"], grid["slot"]
             flip = (ms * period & 1).astype(slot.dtype) if period % 2 else None
             for a, b, tile, kind, x in refs:
                 vals = _addresses(tiles, tile, kind, x, tile + ms * period)
                 for r in range(a - prev.mark, b - prev.mark):
-                    addr[r::n] = vals
+                    addr[:, r] = vals
                     if flip is not None and rows["hw_unit"][r] == dma:  # a tile's DMA slot follows its parity
-                        slot[r::n] ^= flip
+                        slot[:, r] ^= flip
             engine.tracer.extend(out)
         if keep_refs:  # the copies' own address rows, for a longer period found later
             for m in range(1, k + 1):
