@@ -264,6 +264,6 @@ def test_fast_forward_that_skips_bytes_is_caught(monkeypatch):
         return real_copy(engine, *args, **kw)
 
     monkeypatch.setattr(skip, "_add_delta", short)
-    monkeypatch.setattr("simulator.engine.copy_period", spy)
+    monkeypatch.setattr("simulator.components.fast_forward.copy_period", spy)
     with pytest.raises(InvariantError, match="DRAM"):
         api.run(load_config(None, ["training.batch=2"]), "resnet18", phases=("fwd",), write=False)

@@ -91,3 +91,18 @@ def test_chunks_are_equal_but_the_last(nbytes, chunks):
     starts = chunk_offset(nbytes, c, chunks)
     assert (starts == np.concatenate([[0], np.cumsum(parts)[:-1]])).all()
     assert [chunk_bytes(nbytes, int(i), chunks) for i in (0, chunks - 1)] == [int(parts[0]), int(parts[-1])]
+
+
+def test_a_replay_that_loses_dram_bytes_is_caught(monkeypatch):
+    """The run's invariants see replayed ops too: a replay that books no DRAM traffic stops the run."""
+    from simulator.invariants import InvariantError
+
+    replay = op_memo.OpMemo.replay
+
+    def lossy(self, pr, row, tiles):
+        pr.entry.dram_access = {}
+        return replay(self, pr, row, tiles)
+
+    monkeypatch.setattr(op_memo.OpMemo, "replay", lossy)
+    with pytest.raises(InvariantError, match="DRAM"):
+        run(load_config(None, ["training.batch=2"]), "resnet18", phases=("fwd",), write=False)
