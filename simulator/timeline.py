@@ -201,17 +201,14 @@ class OpTracer(BufferTracer):
             col = rows[name].astype(np.int64)
             bits = 8 * rows.dtype[name].itemsize
             key = (key << bits) + col + (1 << (bits - 1))
-        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        inv = inv.reshape(-1)
+        order = np.argsort(key, kind="stable")  # each group's rows together, in row order
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        first = order[starts]
         out = rows[first]
-        out["t_start_cycles"] = np.full(len(first), np.iinfo(np.int64).max)
-        np.minimum.at(out["t_start_cycles"], inv, rows["t_start_cycles"])
-        out["t_end_cycles"] = 0
-        np.maximum.at(out["t_end_cycles"], inv, rows["t_end_cycles"])
-        out["bytes"] = 0
-        np.add.at(out["bytes"], inv, rows["bytes"])
-        out["dram_addr"] = np.iinfo(np.int64).max
-        np.minimum.at(out["dram_addr"], inv, rows["dram_addr"])
+        for name, fold in (("t_start_cycles", np.minimum), ("t_end_cycles", np.maximum), ("bytes", np.add),
+                           ("dram_addr", np.minimum)):
+            out[name] = fold.reduceat(rows[name][order], starts)
         self.folded.append(out[np.argsort(first, kind="stable")])  # in order of the groups' first slices
         self.n_folded += len(out)
 
