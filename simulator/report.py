@@ -98,8 +98,9 @@ def render_run(result, console: Console | None = None, top: int = 10) -> None:
     console.print(f"[bold]total {s['total_cycles']:,} cycles = {fmt_time(result.seconds)}[/] simulated, "
                   f"[bold]{fmt_energy(s['total_energy_pj'])}[/]; {s['macs'] / 1e9:.3g} GMAC; DRAM read "
                   f"{fmt_bytes(s['dram_read_bytes'])}, written {fmt_bytes(s['dram_write_bytes'])}")
+    replayed = f", {result.replayed_ops:,} ops replayed whole" if result.replayed_ops else ""
     console.print(f"[dim]simulated in {result.wall_seconds:.2f} s wall: {result.tiles:,} tiles, "
-                  f"{result.events:,} events[/]")
+                  f"{result.events:,} events{replayed}[/]")
 
     t = table("Per phase")
     for col, just in (("phase", "left"), ("cycles", "right"), ("time", "right"), ("energy", "right")):

@@ -106,3 +106,20 @@ def test_a_replay_that_loses_dram_bytes_is_caught(monkeypatch):
     monkeypatch.setattr(op_memo.OpMemo, "replay", lossy)
     with pytest.raises(InvariantError, match="DRAM"):
         run(load_config(None, ["training.batch=2"]), "resnet18", phases=("fwd",), write=False)
+
+
+def test_the_report_says_how_many_ops_were_replayed():
+    from rich.console import Console
+
+    from simulator.report import render_run
+
+    cfg = load_config(None, ["training.batch=2"])
+    lines = {}
+    for ff in (True, False):
+        console = Console(record=True, width=100)
+        res = run(cfg, "tiny_resnet", write=False, fast_forward=ff)
+        render_run(res, console)
+        lines[ff] = [ln for ln in console.export_text().splitlines() if ln.startswith("simulated in")]
+    assert f"{res.events:,} events" in lines[False][0] and "replayed" not in lines[False][0]
+    replayed = run(cfg, "tiny_resnet", write=False).replayed_ops
+    assert replayed > 0 and f"{replayed:,} ops replayed whole" in lines[True][0]
