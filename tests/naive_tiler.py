@@ -41,8 +41,9 @@ def walk_traffic(a_bytes, b_bytes, sa, sb, M, K, N, G, mt, kt, nt, gt, order):
 
 
 def candidates(cfg, staging, operands, streamed, mems, M, K, N, G, sizes=None):
-    """Every fitting candidate as (traffic, cycles, psum spill, tiles, order, (mt, kt, nt, gt)), with the
-    rule that partial sums spill out of the accumulator only when no other tile fits."""
+    """Every fitting candidate as (traffic, cycles, psum spill, tiles, order, (mt, kt, nt, gt), estimated
+    time), with the rule that partial sums spill out of the accumulator only when no other tile fits.
+    The estimated time is max(cycles, DRAM bytes / bytes per cycle), the output's bytes included."""
     a, b, y = operands
     sa, sb, sy = streamed
     mem_a, mem_b, mem_y = mems
@@ -70,14 +71,24 @@ def candidates(cfg, staging, operands, streamed, mems, M, K, N, G, sizes=None):
             continue
         tiles = nm * nk * nn * ng
         cycles = tiles * ideal_cycles(df, rows, cols, mt, kt, nt, count=gt)
+        y_bytes = y.nbytes * (2 if y.accumulate else 1) if sy else 0
+        per_cycle = cfg.dram.channels * cfg.dram.bandwidth_gbps / cfg.clock_ghz
         for order in ("mn", "nm"):
             t = walk_traffic(a.nbytes, b.nbytes, sa, sb, M, K, N, G, mt, kt, nt, gt, order)
-            out.append((t, cycles, int(spill), tiles, order, (mt, kt, nt, gt)))
+            out.append((t, cycles, int(spill), tiles, order, (mt, kt, nt, gt), max(cycles, (t + y_bytes) / per_cycle)))
     if acc and any(not c[2] for c in out):
         out = [c for c in out if not c[2]]
     return out
 
 
+SLOWEST_OVER_FASTEST = 2.0  # the tiler's bound, restated
+
+
 def best(cands):
-    """The tiler's choice among candidates: least traffic, then cycles, spill, tiles ("mn" first)."""
-    return min(cands, key=lambda c: (round(c[0], 6), c[1], c[2], c[3], c[4] != "mn")) if cands else None
+    """The tiler's choice among candidates at most twice as slow as the fastest: least traffic, then
+    cycles, spill, tiles ("mn" first)."""
+    if not cands:
+        return None
+    fastest = min(c[6] for c in cands)
+    near = [c for c in cands if c[6] <= SLOWEST_OVER_FASTEST * fastest * (1 + 1e-12)]
+    return min(near, key=lambda c: (round(c[0], 6), c[1], c[2], c[3], c[4] != "mn"))

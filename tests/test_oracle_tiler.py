@@ -87,3 +87,25 @@ def test_no_tile_size_has_less_traffic_than_the_tilers_choice(c):
     mine = naive_tiler.walk_traffic(operands[0].nbytes, operands[1].nbytes, c["streamed"][0], c["streamed"][1],
                                     *dims, mt, kt, nt, gt, order)
     assert mine == pytest.approx(naive_tiler.best(cands)[0], rel=1e-9, abs=1e-6)
+
+
+def test_a_larger_staging_buffer_does_not_buy_traffic_with_a_much_slower_tiling():
+    """VGG-16 on the datacenter LSTP presets: the iso-area MRAM's larger staging buffers once let the
+    weight-gradient GEMMs of features.19/21 take 36-row tiles (16% less traffic, 64x the fill and
+    drain, 1.40x the step's cycles). Bounded by the fastest tiling's estimate, the step runs as fast
+    as on SRAM and moves no more DRAM bytes than it."""
+    from simulator import run
+    from simulator.config import REPO_ROOT
+
+    lstp = [f"memories.{m}.sram_flavor=lstp" for m in ("spm_act", "spm_weight", "accumulator")]
+    sram = load_config(REPO_ROOT / "configs" / "datacenter.yaml", ["training.batch=32"] + lstp)
+    mram = load_config(REPO_ROOT / "configs" / "datacenter_mram_iso_area.yaml",
+                       ["training.batch=32", "memories.accumulator.sram_flavor=lstp"]
+                       + [f"memories.{m}.periphery_flavor=lstp" for m in ("spm_act", "spm_weight")]
+                       + [f"memories.{m}.iso_area_with.sram_flavor=lstp" for m in ("spm_act", "spm_weight")])
+    assert mram.memories["spm_act"].capacity_bytes > 1.5 * sram.memories["spm_act"].capacity_bytes
+    a, b = (run(c, "vgg16", write=False, timeline=False) for c in (sram, mram))
+    assert b.total_cycles < 1.02 * a.total_cycles
+    assert b.layers["fill_drain_cycles"].sum() <= 1.02 * a.layers["fill_drain_cycles"].sum()
+    dram = lambda r: int(r.layers["dram_read_bytes"].sum() + r.layers["dram_write_bytes"].sum())  # noqa: E731
+    assert dram(b) <= dram(a)
