@@ -70,13 +70,15 @@ def test_mram_write_stalls_skipped_exactly(tmp_path):
 @given(rows=st.sampled_from([4, 8]), cols=st.sampled_from([4, 8]), dataflow=st.sampled_from(["ws", "is", "os"]),
        batch=st.sampled_from([2, 4, 8, 16]), act_kib=st.sampled_from([8, 16, 32, 1024]),
        weight_kib=st.sampled_from([8, 16, 128]), banks=st.sampled_from([1, 4, 16]), mram=st.booleans(),
-       w_occ=st.sampled_from([1.0, 4.0, 11.0]), acc=st.booleans(),
+       w_occ=st.sampled_from([1.0, 4.0, 11.0]), acc=st.booleans(), write_buffer=st.sampled_from([0, 0, 8]),
        workload=st.sampled_from(["tiny_resnet", "tiny_resnet", "tiny_cnn", "tiny_mlp"]))
 def test_random_configs_identical(tmp_path_factory, rows, cols, dataflow, batch, act_kib, weight_kib, banks, mram,
-                                  w_occ, acc, workload):
-    """Small scratchpads make many tiles per op, so most examples fast-forward (SRAM and MRAM)."""
+                                  w_occ, acc, write_buffer, workload):
+    """Small scratchpads make many tiles per op, so most examples fast-forward (SRAM and MRAM); a write
+    buffer lets ops start while the previous op's writes drain (whole-op replay keys that state)."""
     figures = {**MRAM_FIGURES, "technology": "stt_mram", "write_occupancy_ns": w_occ} if mram else \
         {"write_occupancy_ns": w_occ}
+    figures["write_buffer_words"] = write_buffer
     path = make_config(tmp_path_factory.mktemp("cfg"), array={"rows": rows, "cols": cols, "dataflow": dataflow},
                        training={"batch": batch}, accumulator="accumulator" if acc else None,
                        memories={"spm_act": {"capacity_kib": act_kib, "banks": banks, **figures},
