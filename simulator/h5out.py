@@ -105,12 +105,10 @@ def _shuffle_deflate(rows: np.ndarray) -> bytes:
     written with `write_direct_chunk`: it skips libhdf5's per-field type conversion (0.52 s instead of
     0.73 s for 2.36 M rows with the same zlib, measured) and lets zlib-ng deflate it (any inflater reads
     it: the file is a plain shuffle + gzip dataset)."""
-    n, size = len(rows), rows.dtype.itemsize
-    if size % 4:
-        shuffled = rows.view(np.uint8).reshape(n, size).T.tobytes()
-    else:  # the same byte planes in two steps, 4-byte words first: about 1.5x faster
-        words = rows.view(np.uint32).reshape(n, size // 4).T.copy()
-        shuffled = words.view(np.uint8).reshape(size // 4, n, 4).transpose(0, 2, 1).tobytes()
+    n, words_per_row = len(rows), rows.dtype.itemsize // 4  # 44-byte rows: 11 words
+    # the byte planes in two steps, 4-byte words first: about 1.5x faster than one byte transpose
+    words = rows.view(np.uint32).reshape(n, words_per_row).T.copy()
+    shuffled = words.view(np.uint8).reshape(words_per_row, n, 4).transpose(0, 2, 1).tobytes()
     return zlib_ng.compress(shuffled, TIMELINE_GZIP_LEVEL)
 
 

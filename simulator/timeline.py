@@ -107,13 +107,7 @@ class BufferTracer(NullTracer):
     def since(self, mark: int, copy: bool = False) -> np.ndarray:
         self._flush()
         parts, end = [], self.n_packed
-        for arr in reversed(self.packed):
-            if end <= mark:
-                break
-            start = end - len(arr)
-            parts.append(arr[max(mark - start, 0):])
-            end = start
-        for arr in reversed(self.recent):  # written, but still in memory: no read back from the file
+        for arr in reversed(self.recent + self.packed):  # the written chunks kept: no read back from the file
             if end <= mark:
                 break
             start = end - len(arr)

@@ -251,7 +251,7 @@ def test_fast_forward_that_skips_bytes_is_caught(monkeypatch):
     """Skipped periods whose DRAM counts are added one period short: the timeline and the plan disagree."""
     from simulator.components import skip
 
-    real = skip._add_delta
+    real = skip.add_delta
 
     def short(acc, now, before, k):
         real(acc, now, before, k - 1 if acc is skip_target["dram"] else k)
@@ -263,7 +263,7 @@ def test_fast_forward_that_skips_bytes_is_caught(monkeypatch):
         skip_target["dram"] = engine._dram_access
         return real_copy(engine, *args, **kw)
 
-    monkeypatch.setattr(skip, "_add_delta", short)
+    monkeypatch.setattr(skip, "add_delta", short)
     monkeypatch.setattr("simulator.components.fast_forward.copy_period", spy)
     with pytest.raises(InvariantError, match="DRAM"):
         api.run(load_config(None, ["training.batch=2"]), "resnet18", phases=("fwd",), write=False)

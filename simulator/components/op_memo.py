@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.components.skip import add_delta, busy_counts, copy_counts
+
 OP_ROWS = 1 << 16  # longest op, in timeline rows, that is recorded
 TOTAL_ROWS = 1 << 21  # timeline rows all records hold (memory stays bounded)
 
@@ -57,10 +59,6 @@ def _state(engine) -> tuple:
     return banks, max(engine.dram.next_free - now, 0)
 
 
-def _busy(engine) -> tuple:
-    return tuple(s.busy_cycles for s in engine.spm.values()) + (engine.dram.busy_cycles,)
-
-
 def _work(p, dram_addr: dict) -> tuple[tuple, list[str]]:
     """What an op does, with its tensors named by order of appearance; and those tensors."""
     names: dict[str, int] = {}
@@ -98,7 +96,7 @@ class OpMemo:
         if pr.entry is None and not self.ahead[work]:
             return None
         if pr.entry is None:
-            pr.now, pr.mark, pr.stalls, pr.busy = eng.now(), eng.tracer.mark(), dict(row.stalls), _busy(eng)
+            pr.now, pr.mark, pr.stalls, pr.busy = eng.now(), eng.tracer.mark(), dict(row.stalls), busy_counts(eng)
         return pr
 
     def record(self, pr: Probe, row) -> None:
@@ -120,11 +118,10 @@ class OpMemo:
             if (i < 0).any() or (a >= bases[np.maximum(i, 0)] + size[np.maximum(i, 0)]).any():
                 return
         stalls = {k: v - pr.stalls.get(k, 0) for k, v in row.stalls.items() if v != pr.stalls.get(k, 0)}
-        copy = lambda acc: {k: v[:] for k, v in acc.items()}  # noqa: E731
-        busy = tuple(b - a for a, b in zip(pr.busy, _busy(eng)))
-        self.entries[pr.key] = Entry(pr.now, eng.now() - pr.now, stalls, copy(eng._unit_access),
-                                     copy(eng._dma_access), copy(eng._dram_access), busy, _state(eng), rows,
-                                     bases, order)
+        busy = tuple(b - a for a, b in zip(pr.busy, busy_counts(eng)))
+        self.entries[pr.key] = Entry(pr.now, eng.now() - pr.now, stalls, copy_counts(eng._unit_access),
+                                     copy_counts(eng._dma_access), copy_counts(eng._dram_access), busy,
+                                     _state(eng), rows, bases, order)
         self.rows_kept += n_rows
 
     def replay(self, pr: Probe, row, tiles: int) -> None:
@@ -134,13 +131,7 @@ class OpMemo:
         eng.ledger.add_stalls(row, e.stalls)
         for mine, theirs in ((eng._unit_access, e.unit_access), (eng._dma_access, e.dma_access),
                              (eng._dram_access, e.dram_access)):
-            for k, v in theirs.items():
-                cur = mine.get(k)
-                if cur is None:
-                    mine[k] = v[:]
-                else:
-                    for n in range(len(v)):
-                        cur[n] += v[n]
+            add_delta(mine, theirs, {}, 1)
         for s, d in zip(eng.spm.values(), e.busy):
             s.busy_cycles += d
         eng.dram.busy_cycles += e.busy[-1]

@@ -31,22 +31,25 @@ class Snapshot:
     @classmethod
     def take(cls, engine, row, i: int) -> "Snapshot":
         return cls(i, engine.now(), engine.tracer.mark(), dict(row.stalls),
-                   _copy(engine._unit_access), _copy(engine._dma_access), _copy(engine._dram_access),
-                   engine.events, _busy(engine), engine.gating.snapshot())
+                   copy_counts(engine._unit_access), copy_counts(engine._dma_access),
+                   copy_counts(engine._dram_access), engine.events, busy_counts(engine), engine.gating.snapshot())
 
 
-def _copy(acc: dict) -> dict:
+def copy_counts(acc: dict) -> dict:
+    """A copy of one of the engine's access accumulators (key -> list of integer counts)."""
     return {k: v[:] for k, v in acc.items()}
 
 
-def _busy(engine) -> tuple:
+def busy_counts(engine) -> tuple:
+    """Busy cycles of every scratchpad, then of the DRAM."""
     return tuple(s.busy_cycles for s in engine.spm.values()) + (engine.dram.busy_cycles,)
 
 
-def _add_delta(acc: dict, now: dict, before: dict, k: int) -> None:
+def add_delta(acc: dict, now: dict, before: dict, k: int) -> None:
+    """Add k times the counts ``now`` has over ``before`` to the accumulator ``acc``."""
     for key, vals in now.items():
         old = before.get(key)
-        cur = acc[key]
+        cur = acc.setdefault(key, [0] * len(vals))
         for n in range(len(vals)):
             cur[n] += k * (vals[n] - (old[n] if old else 0))
 
@@ -56,9 +59,9 @@ def copy_period(engine, row, prev: Snapshot, snap: Snapshot, k: int, period: int
     delta = snap.now - prev.now
     for s, v in snap.stalls.items():
         row.stalls[s] += k * (v - prev.stalls[s])
-    _add_delta(engine._unit_access, snap.unit_access, prev.unit_access, k)
-    _add_delta(engine._dma_access, snap.dma_access, prev.dma_access, k)
-    _add_delta(engine._dram_access, snap.dram_access, prev.dram_access, k)
+    add_delta(engine._unit_access, snap.unit_access, prev.unit_access, k)
+    add_delta(engine._dma_access, snap.dma_access, prev.dma_access, k)
+    add_delta(engine._dram_access, snap.dram_access, prev.dram_access, k)
     for s, (a, b) in zip(engine.spm.values(), zip(snap.busy, prev.busy)):
         s.busy_cycles += k * (a - b)
     engine.dram.busy_cycles += k * (snap.busy[-1] - prev.busy[-1])
